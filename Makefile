@@ -1,0 +1,36 @@
+# Each target builds its own virtualenv, so it works on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ENV ?= staging
+
+.PHONY: demo test bench lint golden clean
+
+$(BIN)/dmsctl: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## demo: validate every environment of the example configs, compile one (ENV=staging)
+demo: $(BIN)/dmsctl
+	$(BIN)/dmsctl validate
+	$(BIN)/dmsctl compile --env $(ENV) --stats
+
+## test: the whole test suite (what CI runs)
+test: $(BIN)/dmsctl
+	$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing" >&2; exit 1; fi; exit $$rc
+
+## golden: regenerate golden files after an intended output change, then review the diff
+golden: $(BIN)/dmsctl
+	$(BIN)/python -m pytest --update-golden
+
+lint: $(BIN)/dmsctl
+	$(BIN)/ruff check compiler deployer tests benchmarks
+
+bench: $(BIN)/dmsctl
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,191 @@
+"""The compiler's entry point: config tree in, compiled stacks (or diagnostics) out. Pure: no AWS.
+
+    result = compile_tree(Path("configs"), env="staging")
+    if result.ok: result.tree.stacks  # base first, then one per team
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compiler import limits, naming
+from compiler.checks import check_tree
+from compiler.config import RawTree, read_tree, resolve
+from compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from compiler.lint import Linter
+from compiler.model import ConfigTree, Team
+from compiler.render import RenderError, base_context, render_template, task_payload, team_context
+
+
+@dataclass(frozen=True)
+class CompiledTable:
+    schema: str
+    table: str
+    version: str
+    paused: bool
+    s3_prefix: str  # key prefix inside the data-lake bucket, trailing slash
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass(frozen=True)
+class CompiledTask:
+    team: str
+    name: str
+    identifier: str  # ReplicationTaskIdentifier
+    logical_id: str
+    migration_type: str
+    paused: bool
+    source: str
+    instance: str
+    target: str
+    tables: tuple[CompiledTable, ...]
+    mappings: str  # TableMappings JSON as deployed
+    settings: str  # ReplicationTaskSettings JSON as deployed
+
+
+@dataclass(frozen=True)
+class CompiledStack:
+    name: str
+    kind: str  # "base" | "team"
+    team: str | None
+    body: str  # template as deployed: canonical compact JSON
+    tasks: tuple[CompiledTask, ...] = ()
+
+    @property
+    def template(self) -> dict:
+        return json.loads(self.body)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body.encode()).hexdigest()
+
+    def pretty(self) -> str:
+        return json.dumps(self.template, sort_keys=True, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class CompiledTree:
+    env: str
+    account_id: str
+    region: str
+    resource_prefix: str
+    datalake_bucket: str
+    artifacts_bucket: str
+    stacks: tuple[CompiledStack, ...]  # base first, then teams by name
+    all_teams: tuple[str, ...] = ()
+
+    @property
+    def base(self) -> CompiledStack:
+        return self.stacks[0]
+
+    @property
+    def team_stacks(self) -> tuple[CompiledStack, ...]:
+        return self.stacks[1:]
+
+    def tasks(self) -> tuple[CompiledTask, ...]:
+        return tuple(t for s in self.stacks for t in s.tasks)
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    diagnostics: tuple[Diagnostic, ...]
+    tree: CompiledTree | None = None
+    stats: tuple[limits.StackStats, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.tree is not None and not has_errors(self.diagnostics)
+
+
+def _compiled_tasks(config: ConfigTree, team: Team) -> tuple[CompiledTask, ...]:
+    prefix, root = config.base.resource_prefix, config.base.root_prefix
+    out = []
+    for task in team.tasks:
+        mappings, settings = task_payload(team, task)
+        tables = tuple(CompiledTable(t.schema, t.table, t.version, t.paused,
+                                     naming.table_prefix(root, team.name, task.source, t.schema, t.table, t.version))
+                       for t in sorted(task.tables, key=lambda t: t.key))
+        out.append(CompiledTask(team=team.name, name=task.name, identifier=naming.task_id(prefix, team.name, task.name),
+                                logical_id=naming.logical_id("Task", task.name), migration_type=task.migration_type,
+                                paused=task.paused, source=task.source, instance=task.instance, target=task.target,
+                                tables=tables, mappings=mappings, settings=settings))
+    return tuple(out)
+
+
+def _body(template: dict) -> str:
+    return json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    stacks: list[CompiledStack] = []
+    prefix = config.base.resource_prefix
+    jobs = [(naming.base_stack(prefix), "base", None, "base.yaml.j2", lambda: base_context(config))]
+    for team in config.teams:
+        jobs.append((naming.team_stack(prefix, team.name), "team", team, "team.yaml.j2",
+                     lambda team=team: team_context(config, team)))
+    for name, kind, team, template_name, context in jobs:
+        try:
+            template = render_template(template_name, context())
+        except RenderError as exc:
+            diags.append(Diagnostic("E301", f"stack {name}: {exc.message}", file=f"templates/{exc.template}",
+                                    line=exc.line))
+            continue
+        tasks = _compiled_tasks(config, team) if team is not None else ()
+        stacks.append(CompiledStack(name=name, kind=kind, team=team.name if team else None, body=_body(template),
+                                    tasks=tasks))
+    return stacks, diags
+
+
+def compile_config(config: ConfigTree, linter: Linter | None = None) -> CompileResult:
+    diags = check_tree(config)
+    if has_errors(diags):
+        return CompileResult(diagnostics=tuple(sort_diagnostics(diags)))
+    stacks, render_diags = render_stacks(config)
+    diags += render_diags
+    stats = tuple(limits.stack_stats(s) for s in stacks)
+    for s in stats:
+        diags += limits.check(s)
+    if linter is not None:
+        for stack in stacks:
+            diags += linter.lint(stack.name, stack.body, config.env.region)
+    env = config.env
+    tree = CompiledTree(env=env.name, account_id=env.account_id, region=env.region,
+                        resource_prefix=config.base.resource_prefix, datalake_bucket=env.datalake_bucket,
+                        artifacts_bucket=env.artifacts_bucket, stacks=tuple(stacks), all_teams=config.all_teams)
+    return CompileResult(diagnostics=tuple(sort_diagnostics(diags)), tree=tree, stats=stats)
+
+
+def compile_tree(config_dir: Path, env: str | None = None, linter: Linter | None = None,
+                 raw: RawTree | None = None) -> CompileResult:
+    """Read, validate and compile `config_dir` for `env` (default: base.yaml's default_environment)."""
+    raw = raw or read_tree(Path(config_dir))
+    diags = list(raw.diagnostics)
+    env = env or raw.default_environment()
+    if env is None:
+        return CompileResult(diagnostics=tuple(sort_diagnostics(diags)))
+    config, resolve_diags = resolve(raw, env)
+    diags += resolve_diags
+    if config is None or has_errors(diags):
+        return CompileResult(diagnostics=tuple(sort_diagnostics(diags)))
+    result = compile_config(config, linter)
+    return CompileResult(diagnostics=tuple(sort_diagnostics(diags + list(result.diagnostics))), tree=result.tree,
+                         stats=result.stats)
+
+
+def validate_all(config_dir: Path, linter: Linter | None = None) -> list[Diagnostic]:
+    """Every diagnostic for every environment of the tree, deduplicated."""
+    raw = read_tree(Path(config_dir))
+    envs = raw.environments or (None,)
+    found: list[Diagnostic] = list(raw.diagnostics)
+    for env in envs:
+        if env is None:
+            break
+        found += compile_tree(config_dir, env, linter, raw=raw).diagnostics
+    return sort_diagnostics(found)

@@ -1,0 +1,143 @@
+"""The validated configuration, resolved for one environment: frozen dataclasses, no I/O.
+
+Positions (`pos`) point back into the YAML so later checks can name file:line. They are excluded
+from equality so two models built from differently formatted files compare equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from compiler.diagnostics import Position
+
+NO_POS = Position("")
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    account_id: str
+    region: str
+    datalake_bucket: str
+    artifacts_bucket: str
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    egress_cidrs: tuple[str, ...]
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A shared S3 target endpoint profile (in the base stack)."""
+
+    name: str
+    flush_interval_seconds: int
+    min_file_size_kb: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    resource_prefix: str
+    platform_owners: tuple[str, ...]
+    default_environment: str
+    environments: tuple[str, ...]
+    env: Environment
+    root_prefix: str
+    data_format: str
+    compression: str
+    targets: tuple[Target, ...]
+    file: str = ""
+
+    def target(self, name: str) -> Target | None:
+        return next((t for t in self.targets if t.name == name), None)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    engine: str
+    server: str
+    port: int
+    database: str | None
+    secret_id: str
+    ssl_mode: str
+    pos: Position = field(default=NO_POS, compare=False)
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    instance_class: str
+    storage_gb: int
+    multi_az: bool
+    engine_version: str | None
+    pos: Position = field(default=NO_POS, compare=False)
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    table: str
+    version: str
+    paused: bool = False
+    pos: Position = field(default=NO_POS, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The source table's identity inside a task."""
+        return (self.schema, self.table)
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    source: str
+    instance: str
+    target: str
+    migration_type: str
+    paused: bool
+    settings_overrides: str  # canonical JSON of the team's overrides ("{}" when none)
+    tables: tuple[Table, ...]
+    description: str = ""
+    pos: Position = field(default=NO_POS, compare=False)
+
+    @property
+    def active_tables(self) -> tuple[Table, ...]:
+        return tuple(t for t in self.tables if not t.paused)
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    file: str
+    owners: tuple[str, ...]
+    description: str
+    environments: tuple[str, ...]
+    sources: tuple[Source, ...]
+    instances: tuple[Instance, ...]
+    tasks: tuple[Task, ...]
+    pos: Position = field(default=NO_POS, compare=False)
+
+    def source(self, name: str) -> Source | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+    def instance(self, name: str) -> Instance | None:
+        return next((i for i in self.instances if i.name == name), None)
+
+
+@dataclass(frozen=True)
+class ConfigTree:
+    """Everything under configs/, resolved for one environment."""
+
+    base: BaseConfig
+    teams: tuple[Team, ...]  # only the teams deployed to base.env, sorted by name
+    all_teams: tuple[str, ...] = ()  # every team file's team name, whatever its environments
+
+    @property
+    def env(self) -> Environment:
+        return self.base.env

@@ -1,0 +1,85 @@
+"""Every physical name, logical id, export name and S3 path dmsctl derives, in one place.
+
+Output layout (see docs/CONFIG.md):
+
+    s3://<bucket>/<root_prefix>/<team>/<source>/<schema>/<table>/<version>/
+
+DMS writes a table to <BucketFolder>/<schema>/<table>/. The base target endpoints set BucketFolder
+to <root_prefix>; each task renames the schema to "<team>/<source>/<schema>" and the table to
+"<table>/<version>", so two versions of one table always land in different prefixes.
+"""
+
+from __future__ import annotations
+
+import re
+
+# DMS identifier rules (ReplicationTaskIdentifier, EndpointIdentifier, ReplicationInstanceIdentifier):
+# letters, digits, hyphens; first a letter; no trailing hyphen; no two consecutive hyphens.
+DMS_ID = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*(?<!-)$")
+MAX_TASK_ID = 255
+MAX_ENDPOINT_ID = 255
+MAX_INSTANCE_ID = 63
+MAX_STACK_NAME = 128
+
+
+def base_stack(prefix: str) -> str:
+    return f"{prefix}-base"
+
+
+def team_stack(prefix: str, team: str) -> str:
+    return f"{prefix}-team-{team}"
+
+
+def task_id(prefix: str, team: str, task: str) -> str:
+    return f"{prefix}-{team}-{task}"
+
+
+def instance_id(prefix: str, team: str, instance: str) -> str:
+    return f"{prefix}-{team}-{instance}"
+
+
+def source_endpoint_id(prefix: str, team: str, source: str) -> str:
+    return f"{prefix}-{team}-src-{source}"
+
+
+def target_endpoint_id(prefix: str, target: str) -> str:
+    return f"{prefix}-target-{target}"
+
+
+def subnet_group_id(prefix: str) -> str:
+    return f"{prefix}-subnets"
+
+
+def lock_table(prefix: str) -> str:
+    return f"{prefix}-state"
+
+
+def export(prefix: str, what: str) -> str:
+    """Export names of the base stack, imported by team stacks with Fn::ImportValue."""
+    return f"{base_stack(prefix)}-{what}"
+
+
+def target_export(prefix: str, target: str) -> str:
+    return export(prefix, f"target-{target}-arn")
+
+
+def logical_id(kind: str, name: str) -> str:
+    """CloudFormation logical id: alphanumeric, e.g. ('Task', 'users-cdc') -> 'TaskUsersCdc'."""
+    return kind + "".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
+def renamed_schema(team: str, source: str, schema: str) -> str:
+    return f"{team}/{source}/{schema}"
+
+
+def renamed_table(table: str, version: str) -> str:
+    return f"{table}/{version}"
+
+
+def table_prefix(root_prefix: str, team: str, source: str, schema: str, table: str, version: str) -> str:
+    """The S3 key prefix (within the data-lake bucket) one table version writes to, with a trailing slash."""
+    return f"{root_prefix}/{renamed_schema(team, source, schema)}/{renamed_table(table, version)}/"
+
+
+def is_dms_identifier(name: str, max_length: int) -> bool:
+    return len(name) <= max_length and bool(DMS_ID.match(name))

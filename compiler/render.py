@@ -1,0 +1,140 @@
+"""Render the CloudFormation templates from templates/*.j2 with Jinja2.
+
+StrictUndefined: a missing value is an error naming the template and line, never an empty
+string. Every value that lands in the YAML goes through the `json` filter (JSON is valid YAML),
+so no name or description can change the template's structure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from compiler import naming
+from compiler.mappings import build_mappings, mappings_json
+from compiler.model import ConfigTree, Source, Task, Team
+from compiler.settings import task_settings
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+SETTINGS_KEYS = {"mysql": "MySqlSettings", "mariadb": "MySqlSettings", "aurora": "MySqlSettings",
+                 "postgres": "PostgreSqlSettings", "aurora-postgresql": "PostgreSqlSettings",
+                 "sqlserver": "MicrosoftSQLServerSettings", "oracle": "OracleSettings"}
+
+
+class RenderError(Exception):
+    def __init__(self, template: str, line: int, message: str):
+        super().__init__(f"{template}:{line}: {message}")
+        self.template, self.line, self.message = template, line, message
+
+
+def to_json(value: object) -> str:
+    """The only way a value enters a template: canonical JSON, safe as a YAML flow scalar."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=True)
+    return text.replace("\x7f", "\\u007f")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), undefined=jinja2.StrictUndefined,
+                             autoescape=False, keep_trailing_newline=True)
+    env.filters["json"] = to_json
+    return env
+
+
+def _template_line(exc: BaseException, name: str) -> int:
+    tb, line = exc.__traceback__, 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(name):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def render_template(name: str, context: dict) -> dict:
+    """Render templates/<name> and parse the result; errors are RenderError with template:line."""
+    try:
+        text = _environment().get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(name, exc.lineno or 0, exc.message or str(exc)) from None
+    except jinja2.TemplateError as exc:
+        raise RenderError(name, _template_line(exc, name), str(exc)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
+        raise RenderError(name, line, f"rendered output is not valid YAML: {exc.problem}") from None
+
+
+def _tags(tree: ConfigTree, **extra: str) -> list[dict]:
+    tags = dict(tree.env.tags)
+    tags.update({"dmsctl:managed-by": "dmsctl", "dmsctl:environment": tree.env.name})
+    tags.update(extra)
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+@dataclass(frozen=True)
+class _Named:
+    logical_id: str
+    identifier: str
+    model: object
+
+
+def base_context(tree: ConfigTree) -> dict:
+    prefix = tree.base.resource_prefix
+    targets = [{"name": t.name, "profile": t, "logical_id": naming.logical_id("Target", t.name),
+                "identifier": naming.target_endpoint_id(prefix, t.name),
+                "export": naming.target_export(prefix, t.name)} for t in tree.base.targets]
+    return {"env": tree.env, "base": tree.base, "targets": targets, "tags": _tags(tree),
+            "subnet_group": naming.subnet_group_id(prefix), "state_table": naming.lock_table(prefix),
+            "exports": base_exports(prefix)}
+
+
+def base_exports(prefix: str) -> dict:
+    return {"role": naming.export(prefix, "datalake-role-arn"),
+            "security_group": naming.export(prefix, "security-group-id"),
+            "subnet_group": naming.export(prefix, "subnet-group"),
+            "state_table": naming.export(prefix, "state-table")}
+
+
+def _secret_arn(tree: ConfigTree, source: Source) -> str:
+    if source.secret_id.startswith("arn:"):
+        return source.secret_id
+    return f"arn:aws:secretsmanager:{tree.env.region}:{tree.env.account_id}:secret:{source.secret_id}-*"
+
+
+def task_payload(team: Team, task: Task) -> tuple[str, str]:
+    """(TableMappings JSON, ReplicationTaskSettings JSON) exactly as they go into the template."""
+    settings = json.dumps(task_settings(task.settings_overrides), sort_keys=True, separators=(",", ":"))
+    return mappings_json(build_mappings(team.name, task)), settings
+
+
+def team_context(tree: ConfigTree, team: Team) -> dict:
+    prefix = tree.base.resource_prefix
+    sources = [dict(logical_id=naming.logical_id("Source", s.name), model=s,
+                    identifier=naming.source_endpoint_id(prefix, team.name, s.name),
+                    settings_key=SETTINGS_KEYS[s.engine]) for s in team.sources]
+    instances = [dict(logical_id=naming.logical_id("Instance", i.name), model=i,
+                      identifier=naming.instance_id(prefix, team.name, i.name)) for i in team.instances]
+    tasks = []
+    for t in team.tasks:
+        mappings, settings = task_payload(team, t)
+        tasks.append(dict(
+            logical_id=naming.logical_id("Task", t.name), model=t,
+            identifier=naming.task_id(prefix, team.name, t.name),
+            instance_logical_id=naming.logical_id("Instance", t.instance),
+            source_logical_id=naming.logical_id("Source", t.source),
+            target_export=naming.target_export(prefix, t.target), mappings=mappings, settings=settings,
+            tags=_tags(tree, **{"dmsctl:team": team.name, "dmsctl:task": t.name})))
+    return {"env": tree.env, "team": team, "sources": sources, "instances": instances, "tasks": tasks,
+            "tags": _tags(tree, **{"dmsctl:team": team.name}), "exports": base_exports(prefix),
+            "secret_arns": sorted({_secret_arn(tree, s) for s in team.sources})}
+
+
+def template_body(template: dict) -> str:
+    """The deployed template text: canonical JSON, byte-identical for identical input."""
+    return json.dumps(template, sort_keys=True, indent=1, ensure_ascii=True) + "\n"

@@ -1,0 +1,78 @@
+"""ReplicationTaskSettings: one defaults file (templates/task-settings.json), per-task overrides."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from functools import cache
+from pathlib import Path
+
+DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "templates" / "task-settings.json"
+
+# Sections DMS documents that the defaults file does not set; their content is passed through.
+OTHER_SECTIONS = frozenset({
+    "ValidationSettings", "PostProcessingRules", "CharacterSetSettings", "LoopbackPreventionSettings",
+    "BeforeImageSettings", "FailTaskWhenCleanTaskResourceFailed", "TTSettings", "ChangeProcessingSettings",
+})
+
+# Overrides that would make DMS delete or rewrite data already in S3, or that DMS manages itself.
+FORBIDDEN = {
+    ("FullLoadSettings", "TargetTablePrepMode"): ("DO_NOTHING",),
+    ("Logging", "CloudWatchLogGroup"): (),
+    ("Logging", "CloudWatchLogStream"): (),
+}
+
+
+@cache
+def _defaults_text() -> str:
+    return DEFAULTS_FILE.read_text()
+
+
+def defaults() -> dict:
+    return json.loads(_defaults_text())
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """Deep-merge `overrides` into a copy of `base`: mappings merge key by key, anything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def task_settings(overrides_json: str) -> dict:
+    return merge(defaults(), json.loads(overrides_json))
+
+
+def unknown_setting_paths(overrides: dict) -> list[tuple[str, str | None]]:
+    """Override keys that are neither in the defaults nor a documented section: (dotted path, suggestion)."""
+    found: list[tuple[str, str | None]] = []
+
+    def walk(node: dict, known: dict, path: tuple[str, ...]) -> None:
+        for key, value in node.items():
+            here = path + (key,)
+            if not path and key in OTHER_SECTIONS:
+                continue
+            if key not in known:
+                options = list(known) + (sorted(OTHER_SECTIONS) if not path else [])
+                close = difflib.get_close_matches(key, options, n=1)
+                found.append((".".join(here), ".".join(path + (close[0],)) if close else None))
+            elif isinstance(value, dict) and isinstance(known[key], dict):
+                walk(value, known[key], here)
+
+    walk(overrides, defaults(), ())
+    return found
+
+
+def forbidden_overrides(overrides: dict) -> list[tuple[str, object]]:
+    """(dotted path, value) of overrides dmsctl refuses, e.g. a prep mode that drops target data."""
+    bad = []
+    for (section, key), allowed in FORBIDDEN.items():
+        section_value = overrides.get(section)
+        if isinstance(section_value, dict) and key in section_value and section_value[key] not in allowed:
+            bad.append((f"{section}.{key}", section_value[key]))
+    return bad

@@ -1,0 +1,174 @@
+"""Load YAML keeping the source position of every mapping key and list item.
+
+The result is plain Python data (dicts, lists, scalars) plus a `Positions` index from a JSON path
+(a tuple of keys and list indexes) to where that value starts in the file. Duplicate keys, which
+PyYAML silently accepts, are errors. Anchors/aliases and custom tags are rejected: a config file
+should say what it means where it says it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from compiler.diagnostics import Diagnostic, Position
+
+JsonPath = tuple  # tuple[str | int, ...]
+
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_NULL = "tag:yaml.org,2002:null"
+_STR = "tag:yaml.org,2002:str"
+
+
+@dataclass(frozen=True)
+class SourceDoc:
+    """One parsed file: its data and where every value came from."""
+
+    path: str
+    data: object
+    positions: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def pos(self, path: JsonPath) -> Position:
+        """Position of the value at `path`, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while path:
+            if path in self.positions:
+                line, col = self.positions[path]
+                return Position(self.path, line, col)
+            path = path[:-1]
+        line, col = self.positions.get((), (1, 1))
+        return Position(self.path, line, col)
+
+    def key_pos(self, path: JsonPath) -> Position:
+        """Position of the mapping key itself (for 'unknown field' style messages)."""
+        key = ("<key>",) + tuple(path)
+        if key in self.positions:
+            line, col = self.positions[key]
+            return Position(self.path, line, col)
+        return self.pos(path)
+
+
+class YamlError(Exception):
+    def __init__(self, diagnostics: list[Diagnostic]):
+        super().__init__("; ".join(d.message for d in diagnostics))
+        self.diagnostics = diagnostics
+
+
+class _Builder:
+    def __init__(self, path: str):
+        self.path = path
+        self.positions: dict = {}
+        self.errors: list[Diagnostic] = []
+
+    def _pos(self, node: Node) -> tuple[int, int]:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def _error(self, code: str, message: str, node: Node) -> None:
+        line, col = self._pos(node)
+        self.errors.append(Diagnostic(code=code, message=message, file=self.path, line=line, column=col))
+
+    def build(self, node: Node, path: JsonPath) -> object:
+        self.positions[path] = self._pos(node)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _mapping(self, node: MappingNode, path: JsonPath) -> dict:
+        out: dict = {}
+        first_seen: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._error("E102", "YAML merge keys (<<) are not allowed: write the values out", key_node)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self._error("E102", "mapping keys must be plain strings", key_node)
+                continue
+            key = self._scalar(key_node)
+            if not isinstance(key, str):
+                key = str(key_node.value)
+            if key in out:
+                line, _ = first_seen[key]
+                self._error("E101", f"duplicate key '{key}' (first defined on line {line})", key_node)
+                continue
+            first_seen[key] = self._pos(key_node)
+            self.positions[("<key>",) + path + (key,)] = self._pos(key_node)
+            out[key] = self.build(value_node, path + (key,))
+        return out
+
+    def _scalar(self, node: ScalarNode) -> object:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag in (_BOOL, _INT, _FLOAT, _NULL):
+            return _SCALARS.construct_object(node)
+        if tag.startswith("tag:yaml.org,2002:"):
+            # timestamps and other implicit types: keep the text as written
+            return node.value
+        self._error("E102", f"custom YAML tag '{tag}' is not allowed", node)
+        return node.value
+
+
+# Builds the few implicit scalar types (bool, int, float, null) exactly as safe_load would.
+_SCALARS = yaml.constructor.SafeConstructor()
+
+
+def parse_yaml(text: str, path: str) -> SourceDoc:
+    """Parse YAML text into a SourceDoc, raising YamlError with positioned diagnostics."""
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or str(exc)
+        context = f" ({exc.context})" if exc.context else ""
+        raise YamlError([Diagnostic("E100", f"invalid YAML: {problem}{context}", path, line, col)]) from None
+    except yaml.YAMLError as exc:
+        raise YamlError([Diagnostic("E100", f"invalid YAML: {exc}", path, 1, 1)]) from None
+    if node is None:
+        return SourceDoc(path=path, data=None, positions={(): (1, 1)})
+    if _has_alias(node):
+        raise YamlError([Diagnostic("E102", "YAML anchors and aliases are not allowed: write the values out",
+                                    path, node.start_mark.line + 1, node.start_mark.column + 1)])
+    builder = _Builder(path)
+    data = builder.build(node, ())
+    if builder.errors:
+        raise YamlError(builder.errors)
+    return SourceDoc(path=path, data=data, positions=builder.positions)
+
+
+def _has_alias(node: Node) -> bool:
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            return True
+        seen.add(id(n))
+        if isinstance(n, MappingNode):
+            for k, v in n.value:
+                stack.extend((k, v))
+        elif isinstance(n, SequenceNode):
+            stack.extend(n.value)
+    return False
+
+
+def load_yaml_file(file: Path, display_path: str | None = None) -> SourceDoc:
+    shown = display_path or str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlError([Diagnostic("E100", f"file is not valid UTF-8: {exc.reason}", shown, 1, 1)]) from None
+    except OSError as exc:
+        raise YamlError([Diagnostic("E100", f"cannot read file: {exc.strerror}", shown)]) from None
+    return parse_yaml(text, shown)

@@ -1,0 +1,20 @@
+"""Shared test configuration: the golden-file flag and the sandbox fixtures."""
+
+from __future__ import annotations
+
+import pytest
+
+import importlib.util
+
+# The sandbox fixtures (`sandbox`, `sandbox_server`); see deployer/sandbox/pytest_plugin.py.
+pytest_plugins = ["deployer.sandbox.pytest_plugin"] if importlib.util.find_spec("deployer.sandbox.pytest_plugin") else []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="Rewrite golden files from the current output instead of comparing (review the diff!).")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
