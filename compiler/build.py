@@ -56,6 +56,7 @@ class CompiledStack:
     team: str | None
     body: str  # template as deployed: canonical compact JSON
     tasks: tuple[CompiledTask, ...] = ()
+    template_sha256: str = ""  # of the template before the hash output was added; deployed as an output
 
     @property
     def template(self) -> dict:
@@ -118,8 +119,20 @@ def _compiled_tasks(config: ConfigTree, team: Team) -> tuple[CompiledTask, ...]:
     return tuple(out)
 
 
+HASH_OUTPUT = "DmsctlTemplateSha256"
+
+
 def _body(template: dict) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _with_hash_output(template: dict) -> tuple[dict, str]:
+    """Add an output carrying the template's own hash, so a planner can tell from DescribeStacks
+    alone whether a deployed stack still has this exact template (no GetTemplate needed)."""
+    sha = hashlib.sha256(_body(template).encode()).hexdigest()
+    template.setdefault("Outputs", {})[HASH_OUTPUT] = {
+        "Description": "sha256 of this template without this output (written by dmsctl compile)", "Value": sha}
+    return template, sha
 
 
 def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnostic]]:
@@ -138,8 +151,9 @@ def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnos
                                     line=exc.line))
             continue
         tasks = _compiled_tasks(config, team) if team is not None else ()
+        template, sha = _with_hash_output(template)
         stacks.append(CompiledStack(name=name, kind=kind, team=team.name if team else None, body=_body(template),
-                                    tasks=tasks))
+                                    tasks=tasks, template_sha256=sha))
     return stacks, diags
 
 

@@ -132,7 +132,9 @@ def team_context(tree: ConfigTree, team: Team) -> dict:
             tags=_tags(tree, **{"dmsctl:team": team.name, "dmsctl:task": t.name})))
     return {"env": tree.env, "team": team, "sources": sources, "instances": instances, "tasks": tasks,
             "tags": _tags(tree, **{"dmsctl:team": team.name}), "exports": base_exports(prefix),
-            "secret_arns": sorted({_secret_arn(tree, s) for s in team.sources})}
+            "secret_arns": sorted({_secret_arn(tree, s) for s in team.sources}),
+            "paused_tables": {t.name: [f"{tb.schema}.{tb.table}@{tb.version}" for tb in sorted(t.tables, key=lambda x: x.key)
+                                       if tb.paused] for t in team.tasks if any(tb.paused for tb in t.tables)}}
 
 
 def template_body(template: dict) -> str:
