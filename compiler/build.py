@@ -98,6 +98,7 @@ class CompileResult:
     diagnostics: tuple[Diagnostic, ...]
     tree: CompiledTree | None = None
     stats: tuple[limits.StackStats, ...] = field(default=())
+    config: ConfigTree | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -173,7 +174,7 @@ def compile_config(config: ConfigTree, linter: Linter | None = None) -> CompileR
     tree = CompiledTree(env=env.name, account_id=env.account_id, region=env.region,
                         resource_prefix=config.base.resource_prefix, datalake_bucket=env.datalake_bucket,
                         artifacts_bucket=env.artifacts_bucket, stacks=tuple(stacks), all_teams=config.all_teams)
-    return CompileResult(diagnostics=tuple(sort_diagnostics(diags)), tree=tree, stats=stats)
+    return CompileResult(diagnostics=tuple(sort_diagnostics(diags)), tree=tree, stats=stats, config=config)
 
 
 def compile_tree(config_dir: Path, env: str | None = None, linter: Linter | None = None,
@@ -186,11 +187,14 @@ def compile_tree(config_dir: Path, env: str | None = None, linter: Linter | None
         return CompileResult(diagnostics=tuple(sort_diagnostics(diags)))
     config, resolve_diags = resolve(raw, env)
     diags += resolve_diags
-    if config is None or has_errors(diags):
+    if config is None:
         return CompileResult(diagnostics=tuple(sort_diagnostics(diags)))
+    if has_errors(diags):
+        # Still check the files that did parse, so one run reports every error of the tree.
+        return CompileResult(diagnostics=tuple(sort_diagnostics(diags + check_tree(config))))
     result = compile_config(config, linter)
     return CompileResult(diagnostics=tuple(sort_diagnostics(diags + list(result.diagnostics))), tree=result.tree,
-                         stats=result.stats)
+                         stats=result.stats, config=config)
 
 
 def validate_all(config_dir: Path, linter: Linter | None = None) -> list[Diagnostic]:

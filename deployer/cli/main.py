@@ -44,10 +44,11 @@ def cli(ctx: click.Context, debug: bool, config_dir: str) -> None:
 
 
 def _register() -> None:
-    from deployer.cli import compile_cmd
+    from deployer.cli import compile_cmd, plan_cmd
 
     cli.add_command(compile_cmd.validate)
     cli.add_command(compile_cmd.compile_)
+    cli.add_command(plan_cmd.plan)
 
 
 _register()

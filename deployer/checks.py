@@ -1,0 +1,141 @@
+"""Go/no-go checks over a diff and the live state. Pure: every input is already read.
+
+Each check has a stable code (docs/CODES.md, "Plan checks"), a message naming team/task/table,
+and a severity: "error" blocks the plan (no-go), "warning" does not. Some errors can be
+acknowledged with a flag (--allow-replace, --allow-delete, --allow-drift), which turns them into
+warnings that still say loudly what will happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from deployer import plan as P
+from deployer.live import LiveState, TableStat
+from deployer.mappings_semantics import mappings_equal, settings_subset
+
+BAD_TASK_STATES = frozenset({"failed", "modifying", "moving", "stopping", "creating", "deleting"})
+LOADING_STATES = frozenset({"Before load", "Full load"})
+GOOD_STACK_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
+                               "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"})
+
+
+@dataclass(frozen=True)
+class Flags:
+    allow_replace: bool = False
+    allow_delete: bool = False
+    allow_drift: bool = False
+
+
+def _check(code, message, *, team=None, task=None, table=None, severity="error", flag=None, acknowledged=False):
+    if acknowledged:
+        return P.Check(code, "warning", message, team, task, table, acknowledged_by=flag)
+    return P.Check(code, severity, message + (f" (acknowledge with {flag})" if flag else ""), team, task, table)
+
+
+def account_check(expected: str, live: str) -> Iterator[P.Check]:
+    if expected != live:
+        yield _check("P114", f"credentials are for account {live}, but this environment is account {expected}: "
+                     "refusing to plan against the wrong account")
+
+
+def stack_checks(changes: tuple[P.StackChange, ...], flags: Flags, exports: set[str],
+                 imports: dict[str, set[str]]) -> Iterator[P.Check]:
+    for c in changes:
+        if c.status and c.status not in GOOD_STACK_STATES and c.action != P.DELETE:
+            hint = ("it never finished creating: delete it (aws cloudformation delete-stack) and plan again"
+                    if c.status == "ROLLBACK_COMPLETE" else
+                    "run `aws cloudformation continue-update-rollback` and plan again"
+                    if c.status == "UPDATE_ROLLBACK_FAILED" else "wait for the operation in progress to finish")
+            yield _check("P112", f"stack {c.stack} is {c.status}: {hint}", team=c.team)
+        if c.action == P.DELETE:
+            yield _check("P108", f"stack {c.stack} will be DELETED with all its tasks (data already in S3 stays)",
+                         team=c.team, flag="--allow-delete", acknowledged=flags.allow_delete)
+        for name in sorted(imports.get(c.stack, set()) - exports):
+            yield _check("P102", f"stack {c.stack} imports {name}, which the base stack does not export",
+                         team=c.team)
+
+
+def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Flags) -> Iterator[P.Check]:
+    for c in changes:
+        for t in c.tasks:
+            live = state.tasks.get(t.identifier)
+            if t.changed and live is not None and live.status in BAD_TASK_STATES:
+                why = f": {live.last_failure}" if live.last_failure else ""
+                yield _check("P109", f"task {t.identifier} is {live.status}{why}; fix it before changing it",
+                             team=t.team, task=t.task)
+            if t.action == P.REPLACE:
+                yield _check("P107", f"task {t.identifier} will be REPLACED ({'; '.join(t.reasons)}): every one of "
+                             f"its {t.table_count} tables reloads from scratch", team=t.team, task=t.task,
+                             flag="--allow-replace", acknowledged=flags.allow_replace)
+            if t.action == P.DELETE and c.action != P.DELETE:
+                yield _check("P108", f"task {t.identifier} will be DELETED (data already in S3 stays)",
+                             team=t.team, task=t.task, flag="--allow-delete", acknowledged=flags.allow_delete)
+            for tc in t.tables:
+                if tc.kind == P.RELOAD and tc.old_version and tc.new_version and tc.new_version < tc.old_version:
+                    yield _check("P104", f"table {tc.name} in {t.identifier}: version goes backwards "
+                                 f"({tc.old_version} -> {tc.new_version}); versions only increase",
+                                 team=t.team, task=t.task, table=tc.name)
+            reloads = [tc for tc in t.tables if tc.kind == P.RELOAD]
+            if reloads and t.table_count == len(reloads) and t.action != P.REPLACE:
+                yield _check("P113", f"task {t.identifier}: reloading every table in place would leave the task "
+                             "without tables between the two steps, which DMS refuses; reload in a second task "
+                             "(new version next to the old one) instead", team=t.team, task=t.task)
+
+
+def drift_checks(changes: tuple[P.StackChange, ...], state: LiveState, deployed: dict[str, dict],
+                 flags: Flags) -> Iterator[P.Check]:
+    """Live DMS differs from what the deployed stack says (e.g. edited in the console)."""
+    for c in changes:
+        for t in c.tasks:
+            props = deployed.get(t.identifier)
+            live = state.tasks.get(t.identifier)
+            if props is None:
+                continue
+            if live is None:
+                yield _check("P110", f"task {t.identifier} is in stack {c.stack} but does not exist in DMS",
+                             team=t.team, task=t.task, flag="--allow-drift", acknowledged=flags.allow_drift)
+                continue
+            if not mappings_equal(props.get("TableMappings"), live.mappings):
+                yield _check("P110", f"task {t.identifier}: its TableMappings in DMS differ from the deployed stack "
+                             "(changed outside dmsctl?); this plan overwrites them", team=t.team, task=t.task,
+                             flag="--allow-drift", acknowledged=flags.allow_drift)
+            elif live.settings is not None and settings_subset(props.get("ReplicationTaskSettings"), live.settings):
+                keys = ", ".join(settings_subset(props.get("ReplicationTaskSettings"), live.settings)[:5])
+                yield _check("P110", f"task {t.identifier}: settings in DMS differ from the deployed stack ({keys})",
+                             team=t.team, task=t.task, flag="--allow-drift", acknowledged=flags.allow_drift)
+
+
+def full_load_checks(stopped: dict[str, tuple[TableStat, ...]], owners: dict[str, tuple[str, str]]) -> Iterator[P.Check]:
+    """A full load is never interrupted: a task the plan stops must have no table loading."""
+    for ident, stats in sorted(stopped.items()):
+        team, task = owners.get(ident, ("", ""))
+        loading = [s for s in stats if s.state in LOADING_STATES]
+        for s in loading[:10]:
+            yield _check("P106", f"task {ident} would be stopped while {s.schema}.{s.table} is in {s.state} "
+                         f"({s.full_load_rows:,} rows so far): stopping restarts that load from zero; wait until it "
+                         "completes, then plan again", team=team, task=task, table=f"{s.schema}.{s.table}")
+        if len(loading) > 10:
+            yield _check("P106", f"task {ident}: {len(loading) - 10} more tables are loading", team=team, task=task)
+
+
+def s3_checks(nonempty: dict[str, bool], bucket: str, users: dict[str, tuple[str, str, str, str]]) -> Iterator[P.Check]:
+    """A table that starts loading must not write into a prefix that already holds data."""
+    if any(has is None for has in nonempty.values()):
+        yield _check("P115", f"the data-lake bucket s3://{bucket} does not exist (or is not visible to these "
+                     "credentials): create it before deploying")
+    for prefix, has in sorted(nonempty.items()):
+        if not has:
+            continue
+        team, task, table, kind = users[prefix]
+        hint = ("resuming a paused table is a reload: bump its version" if kind == P.RESUME
+                else "bump the table's version so it loads into a new prefix")
+        yield _check("P105", f"s3://{bucket}/{prefix} already holds data and {table} would load into it "
+                     f"(never overwrite replicated data): {hint}", team=team, task=task, table=table)
+
+
+def compile_checks(diagnostics) -> Iterator[P.Check]:
+    for d in diagnostics:
+        if d.is_error:
+            yield _check("P103", f"{d.location()} {d.code}: {d.message}")

@@ -1,0 +1,245 @@
+"""compiled state + live state -> StackChange/TaskChange/TableChange data. Pure: no AWS.
+
+Tables are diffed against what DMS actually runs (the live task's TableMappings); everything else
+against the deployed template. Replacement is detected client-side: a property CloudFormation
+marks create-only (from cfn-lint's bundled registry schemas) changed, or MigrationType changed
+(DMS refuses to modify it in place).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from compiler.build import CompiledStack, CompiledTask, CompiledTree
+from deployer import plan as P
+from deployer.live import LiveStack, LiveState, LiveTask
+from deployer.mappings_semantics import settings_subset
+
+TASK_TYPE = "AWS::DMS::ReplicationTask"
+RUNNING = frozenset({"running", "starting"})
+
+
+@cache
+def create_only(resource_type: str, region: str = "us-east-1") -> frozenset[str]:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    try:
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
+    except Exception:  # unknown type: assume nothing is create-only
+        return frozenset()
+    return frozenset(p.split("/")[2] for p in schema.get("createOnlyProperties", []) if p.count("/") == 2)
+
+
+def _resources(template: dict) -> dict:
+    return template.get("Resources", {}) if isinstance(template, dict) else {}
+
+
+def _tasks_in(template: dict) -> dict[str, tuple[str, dict]]:
+    """ReplicationTaskIdentifier -> (logical id, properties) for every task in a template."""
+    out = {}
+    for lid, res in _resources(template).items():
+        if res.get("Type") == TASK_TYPE:
+            props = res.get("Properties", {})
+            out[props.get("ReplicationTaskIdentifier", lid)] = (lid, props)
+    return out
+
+
+def _paused_in(template: dict) -> dict[str, set[tuple[str, str]]]:
+    meta = template.get("Metadata", {}).get("dmsctl", {}) if isinstance(template, dict) else {}
+    out: dict[str, set[tuple[str, str]]] = {}
+    for task, entries in (meta.get("paused_tables") or {}).items():
+        out[task] = {tuple(e.split("@", 1)[0].split(".", 1)) for e in entries}
+    return out
+
+
+def resource_changes(old: dict, new: dict, region: str) -> dict[str, P.ResourceChange]:
+    """Non-task resources that differ between two templates, keyed by logical id."""
+    old_r, new_r = _resources(old), _resources(new)
+    changes = {}
+    for lid in sorted(set(old_r) | set(new_r)):
+        a, b = old_r.get(lid), new_r.get(lid)
+        rtype = (b or a).get("Type", "")
+        if rtype == TASK_TYPE:
+            continue
+        if a is None:
+            changes[lid] = P.ResourceChange(lid, rtype, P.CREATE)
+        elif b is None:
+            changes[lid] = P.ResourceChange(lid, rtype, P.DELETE)
+        elif a != b:
+            pa, pb = a.get("Properties", {}), b.get("Properties", {})
+            props = tuple(sorted(k for k in set(pa) | set(pb) if pa.get(k) != pb.get(k)))
+            replace = a.get("Type") != b.get("Type") or any(k in create_only(rtype, region) for k in props)
+            changes[lid] = P.ResourceChange(lid, rtype, P.REPLACE if replace else P.UPDATE, props)
+    return changes
+
+
+def _refs(value) -> set[str]:
+    """Logical ids a property value refers to (Ref / Fn::GetAtt)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if "Ref" in value:
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value and isinstance(value["Fn::GetAtt"], list):
+            found.add(value["Fn::GetAtt"][0])
+        for v in value.values():
+            found |= _refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= _refs(v)
+    return found
+
+
+def _imports(value) -> set[str]:
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if "Fn::ImportValue" in value and isinstance(value["Fn::ImportValue"], str):
+            found.add(value["Fn::ImportValue"])
+        for v in value.values():
+            found |= _imports(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= _imports(v)
+    return found
+
+
+def diff_tables(task: CompiledTask, live: dict, paused_before: set) -> tuple[P.TableChange, ...]:
+    changes = []
+    wanted = {(t.schema, t.table): t for t in task.tables}
+    for key, t in sorted(wanted.items()):
+        lv = live.get(key, "__absent__")
+        if t.paused:
+            if lv != "__absent__":
+                changes.append(P.TableChange(t.schema, t.table, P.PAUSE, old_version=lv))
+        elif lv == "__absent__":
+            kind = P.RESUME if key in paused_before else P.ADD
+            changes.append(P.TableChange(t.schema, t.table, kind, new_version=t.version, s3_prefix=t.s3_prefix))
+        elif lv != t.version:
+            changes.append(P.TableChange(t.schema, t.table, P.RELOAD, old_version=lv, new_version=t.version,
+                                         s3_prefix=t.s3_prefix))
+    for key in sorted(set(live) - set(wanted)):
+        changes.append(P.TableChange(key[0], key[1], P.REMOVE, old_version=live[key]))
+    return tuple(changes)
+
+
+def diff_task(task: CompiledTask | None, deployed: dict | None, live: LiveTask | None, new_template: dict,
+              replaced_resources: set[str], changed_resources: set[str], paused_before: set,
+              region: str, team: str) -> P.TaskChange:
+    ident = task.identifier if task else (deployed or {}).get("ReplicationTaskIdentifier", "")
+    name = task.name if task else ident
+    status = live.status if live else None
+    if task is None:
+        return P.TaskChange(team, name, ident, P.DELETE, ("removed from config",),
+                            tables=diff_tables_removed(live), live_status=status)
+    active = sum(1 for t in task.tables if not t.paused)
+    live_tables = live.tables if live else {}
+    run_change = _run_change(task, live)
+    if deployed is None:
+        tables = tuple(P.TableChange(t.schema, t.table, P.ADD, new_version=t.version, s3_prefix=t.s3_prefix)
+                       for t in task.tables if not t.paused)
+        return P.TaskChange(team, name, ident, P.CREATE, ("new task",), tables, None, status, active)
+    new_props = _tasks_in(new_template)[ident][1]
+    reasons, replace = [], False
+    for prop in sorted(create_only(TASK_TYPE, region) | {"MigrationType"}):
+        if deployed.get(prop) != new_props.get(prop):
+            reasons.append(f"{prop} changes ({_show(deployed.get(prop))} -> {_show(new_props.get(prop))})")
+            replace = True
+    for lid in sorted(_refs(new_props) & replaced_resources):
+        reasons.append(f"{lid} is replaced, so its new ARN changes the task")
+        replace = True
+    if not replace:
+        for lid in sorted(_refs(new_props) & changed_resources):
+            reasons.append(f"{lid} changes (the task is stopped while it does)")
+    if deployed.get("ReplicationTaskSettings") != new_props.get("ReplicationTaskSettings"):
+        keys = settings_subset(new_props.get("ReplicationTaskSettings"), deployed.get("ReplicationTaskSettings"))
+        keys += [k for k in settings_subset(deployed.get("ReplicationTaskSettings"),
+                                            new_props.get("ReplicationTaskSettings")) if k not in keys]
+        reasons.append("task settings change: " + ", ".join(keys or ["(formatting only)"]))
+    other = {k for k in set(deployed) | set(new_props)
+             if k not in ("TableMappings", "ReplicationTaskSettings", "MigrationType")
+             and k not in create_only(TASK_TYPE, region) and deployed.get(k) != new_props.get(k)}
+    if other:
+        reasons.append("properties change: " + ", ".join(sorted(other)))
+    tables = diff_tables(task, live_tables, paused_before)
+    if replace:
+        action = P.REPLACE
+    elif reasons or tables:
+        action = P.UPDATE
+    else:
+        action = P.NONE
+    return P.TaskChange(team, name, ident, action, tuple(reasons), tables, run_change, status, active,
+                        restart_reloads_all=replace)
+
+
+def diff_tables_removed(live: LiveTask | None) -> tuple[P.TableChange, ...]:
+    if live is None:
+        return ()
+    return tuple(P.TableChange(s, t, P.REMOVE, old_version=v) for (s, t), v in sorted(live.tables.items()))
+
+
+def _run_change(task: CompiledTask, live: LiveTask | None) -> str | None:
+    if live is None:
+        return None
+    if task.paused and live.status in RUNNING:
+        return P.PAUSE_TASK
+    if not task.paused and live.status in ("stopped", "ready", "failed") and task.migration_type != "full-load":
+        return P.RESUME_TASK
+    return None
+
+
+def _show(value) -> str:
+    if isinstance(value, dict) and len(value) == 1:
+        k, v = next(iter(value.items()))
+        return f"{k}:{v if not isinstance(v, list) else v[0]}"
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def diff_stack(compiled: CompiledStack | None, live: LiveStack | None, state: LiveState,
+               region: str) -> P.StackChange:
+    name = compiled.name if compiled else live.name
+    kind = compiled.kind if compiled else ("base" if name.endswith("-base") else "team")
+    team = compiled.team if compiled else (live.template.get("Metadata", {}).get("dmsctl", {}).get("team")
+                                          if live else None)
+    old_t = live.template if live else {}
+    new_t = compiled.template if compiled else {}
+    if compiled is None:
+        action = P.DELETE
+    elif live is None:
+        action = P.CREATE
+    else:
+        action = P.UPDATE if live.template_sha256 != compiled.template_sha256 else P.NONE
+    res = resource_changes(old_t, new_t, region) if action != P.NONE else {}
+    replaced = {lid for lid, c in res.items() if c.action in (P.REPLACE, P.DELETE)}
+    changed = {lid for lid, c in res.items() if c.action == P.UPDATE}
+    deployed_tasks = _tasks_in(old_t)
+    paused_before = _paused_in(old_t)
+    compiled_tasks = {t.identifier: t for t in (compiled.tasks if compiled else ())}
+    tasks = []
+    for ident in sorted(set(deployed_tasks) | set(compiled_tasks)):
+        ct = compiled_tasks.get(ident)
+        deployed = deployed_tasks.get(ident, (None, None))[1]
+        tasks.append(diff_task(ct, deployed, state.tasks.get(ident), new_t, replaced, changed,
+                               paused_before.get(ct.name if ct else "", set()), region, team or ""))
+    return P.StackChange(stack=name, kind=kind, team=team, action=action, status=live.status if live else None,
+                         tasks=tuple(t for t in tasks), resources=tuple(res.values()))
+
+
+def diff(compiled: CompiledTree, state: LiveState) -> tuple[P.StackChange, ...]:
+    """One StackChange per stack that is compiled or deployed (base first, then teams by name)."""
+    names = [s.name for s in compiled.stacks]
+    names += sorted(n for n in state.stacks if n not in names)
+    by_name = {s.name: s for s in compiled.stacks}
+    return tuple(diff_stack(by_name.get(n), state.stacks.get(n), state, compiled.region) for n in names)
+
+
+def imports_of(template: dict) -> set[str]:
+    return _imports(_resources(template))
+
+
+def exports_of(template: dict) -> set[str]:
+    out = set()
+    for o in (template.get("Outputs") or {}).values():
+        name = (o.get("Export") or {}).get("Name")
+        if isinstance(name, str):
+            out.add(name)
+    return out

@@ -1,0 +1,134 @@
+"""Read the live state dmsctl manages, through the gateway, with as few calls as possible.
+
+Core read (every plan): STS caller identity, DescribeStacks (all pages), GetTemplate only for
+stacks whose template hash output differs from the compiled one, DescribeReplicationTasks (all
+pages of 100). Extra reads, once the diff knows what they are for: DescribeTableStatistics for the
+tasks a plan would stop (pages of 500), and one ListObjectsV2 (MaxKeys=1) per new S3 prefix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from compiler.build import HASH_OUTPUT, CompiledTree
+from deployer.errors import AwsError
+from deployer.gateway import Gateway
+from deployer.mappings_semantics import live_tables
+
+TASK_PAGE = 100  # DescribeReplicationTasks maximum
+STATS_PAGE = 500  # DescribeTableStatistics maximum
+
+
+@dataclass(frozen=True)
+class LiveStack:
+    name: str
+    status: str
+    outputs: tuple[tuple[str, str], ...]
+    template: dict = field(compare=False, repr=False)
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def template_sha256(self) -> str | None:
+        return dict(self.outputs).get(HASH_OUTPUT)
+
+
+@dataclass(frozen=True)
+class LiveTask:
+    identifier: str
+    arn: str
+    status: str
+    migration_type: str
+    mappings: str
+    settings: str | None
+    instance_arn: str
+    source_arn: str
+    target_arn: str
+    stop_reason: str | None = None
+    ever_started: bool = False
+    last_failure: str | None = None
+
+    @property
+    def tables(self) -> dict[tuple[str, str], str | None]:
+        """(schema, table) -> version, read from the task's own TableMappings."""
+        return live_tables(self.mappings)
+
+
+@dataclass(frozen=True)
+class TableStat:
+    schema: str
+    table: str
+    state: str
+    full_load_rows: int = 0
+
+
+@dataclass(frozen=True)
+class LiveState:
+    account_id: str
+    stacks: dict  # name -> LiveStack
+    tasks: dict  # identifier -> LiveTask
+
+
+def read_live(gw: Gateway, compiled: CompiledTree) -> LiveState:
+    account = gw.call("sts", "get_caller_identity")["Account"]
+    prefix = compiled.resource_prefix + "-"
+    compiled_by_name = {s.name: s for s in compiled.stacks}
+    stacks = {}
+    for s in gw.paginate("cloudformation", "describe_stacks", "Stacks"):
+        name = s["StackName"]
+        if not name.startswith(prefix) or s["StackStatus"] == "DELETE_COMPLETE":
+            continue
+        outputs = tuple(sorted((o["OutputKey"], o.get("OutputValue", "")) for o in s.get("Outputs", [])))
+        tags = tuple(sorted((t["Key"], t["Value"]) for t in s.get("Tags", [])))
+        mine = compiled_by_name.get(name)
+        if mine is not None and dict(outputs).get(HASH_OUTPUT) == mine.template_sha256:
+            template = mine.template  # the deployed template is exactly the compiled one
+        else:
+            template = _get_template(gw, name)
+        stacks[name] = LiveStack(name=name, status=s["StackStatus"], outputs=outputs, template=template, tags=tags)
+    tasks = {}
+    for t in gw.paginate("dms", "describe_replication_tasks", "ReplicationTasks",
+                         PaginationConfig={"PageSize": TASK_PAGE}, WithoutSettings=False):
+        ident = t["ReplicationTaskIdentifier"]
+        if not ident.startswith(prefix):
+            continue
+        tasks[ident] = LiveTask(
+            identifier=ident, arn=t["ReplicationTaskArn"], status=t.get("Status", "unknown"),
+            migration_type=t.get("MigrationType", ""), mappings=t.get("TableMappings", "{}") or "{}",
+            settings=t.get("ReplicationTaskSettings"), instance_arn=t.get("ReplicationInstanceArn", ""),
+            source_arn=t.get("SourceEndpointArn", ""), target_arn=t.get("TargetEndpointArn", ""),
+            stop_reason=t.get("StopReason"), ever_started="ReplicationTaskStartDate" in t,
+            last_failure=t.get("LastFailureMessage"))
+    return LiveState(account_id=account, stacks=stacks, tasks=tasks)
+
+
+def _get_template(gw: Gateway, stack: str) -> dict:
+    body = gw.call("cloudformation", "get_template", resource=f"stack {stack}", StackName=stack,
+                   TemplateStage="Original")["TemplateBody"]
+    if isinstance(body, dict):
+        return body
+    try:
+        return json.loads(body)
+    except ValueError:
+        import yaml  # a stack deployed by hand in YAML: read it anyway
+
+        return yaml.safe_load(body) or {}
+
+
+def read_table_stats(gw: Gateway, task: LiveTask) -> tuple[TableStat, ...]:
+    rows = gw.paginate("dms", "describe_table_statistics", "TableStatistics", resource=f"task {task.identifier}",
+                       ReplicationTaskArn=task.arn, PaginationConfig={"PageSize": STATS_PAGE})
+    return tuple(TableStat(schema=r["SchemaName"], table=r["TableName"], state=r.get("TableState", ""),
+                           full_load_rows=r.get("FullLoadRows", 0)) for r in rows)
+
+
+def prefix_has_objects(gw: Gateway, bucket: str, prefix: str) -> bool | None:
+    """True/False; None when the bucket does not exist (a check reports it)."""
+    try:
+        resp = gw.call("s3", "list_objects_v2", resource=f"s3://{bucket}/{prefix}", Bucket=bucket, Prefix=prefix,
+                       MaxKeys=1)
+    except AwsError as exc:
+        if exc.code == "NoSuchBucket":
+            return None
+        raise
+    return resp.get("KeyCount", len(resp.get("Contents", []))) > 0

@@ -1,0 +1,219 @@
+"""The plan: frozen data with one canonical JSON form and a checksum over it.
+
+The differ and the checks produce a Plan; every renderer (text, Markdown, JSON) is a pure function
+of it, and `dmsctl apply --plan plan.json` refuses to run when a fresh plan's checksum differs.
+Nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+
+PLAN_FORMAT = 1
+
+# Table change kinds. "reload" = same source table, same task, version bumped (two steps).
+ADD, REMOVE, RELOAD, PAUSE, RESUME = "add", "remove", "reload", "pause", "resume"
+# Task / stack actions.
+CREATE, UPDATE, DELETE, REPLACE, NONE = "create", "update", "delete", "replace", "none"
+# Task run-state changes.
+PAUSE_TASK, RESUME_TASK = "pause", "resume"
+# How a task is started after a deploy.
+START_REPLICATION, RESUME_PROCESSING = "start-replication", "resume-processing"
+
+
+@dataclass(frozen=True)
+class TableChange:
+    schema: str
+    table: str
+    kind: str  # add | remove | reload | pause | resume
+    old_version: str | None = None
+    new_version: str | None = None
+    s3_prefix: str | None = None  # the prefix the new version writes to (add, reload, resume)
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    team: str
+    task: str
+    identifier: str
+    action: str  # create | update | delete | replace | none
+    reasons: tuple[str, ...] = ()
+    tables: tuple[TableChange, ...] = ()
+    run_change: str | None = None  # pause | resume (task-level `paused` flipped)
+    live_status: str | None = None
+    table_count: int = 0  # active tables after the change
+    restart_reloads_all: bool = False  # replacement: every table of the task loads again
+
+    @property
+    def changed(self) -> bool:
+        return self.action != NONE or bool(self.tables) or self.run_change is not None
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """A non-task resource of a stack that changes (instance, endpoint, role, ...)."""
+
+    logical_id: str
+    resource_type: str
+    action: str  # create | update | delete | replace
+    properties: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StackChange:
+    stack: str
+    kind: str  # base | team
+    team: str | None
+    action: str  # create | update | delete | none
+    status: str | None = None  # live stack status
+    tasks: tuple[TaskChange, ...] = ()
+    resources: tuple[ResourceChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskStart:
+    identifier: str
+    start_type: str  # start-replication | resume-processing
+
+
+@dataclass(frozen=True)
+class StackStep:
+    stack: str
+    action: str  # create | update | delete
+    template_sha256: str | None  # the template this step deploys (None for delete)
+    stop: tuple[str, ...] = ()  # task identifiers to stop before deploying
+    start: tuple[TaskStart, ...] = ()  # tasks to start or resume after deploying
+    wait_dropped: tuple[str, ...] = ()  # "task-id/schema.table" that must leave the statistics before the next step
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    description: str
+    stacks: tuple[StackStep, ...]
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    severity: str  # "error" (no-go) | "warning"
+    message: str
+    team: str | None = None
+    task: str | None = None
+    table: str | None = None
+    acknowledged_by: str | None = None  # the flag that turned this error into a warning, if any
+
+    @property
+    def blocks(self) -> bool:
+        return self.severity == "error"
+
+
+@dataclass(frozen=True)
+class Summary:
+    steps: int = 0
+    stacks_to_create: int = 0
+    stacks_to_update: int = 0
+    stacks_to_delete: int = 0
+    tasks_to_create: int = 0
+    tasks_to_update: int = 0
+    tasks_to_replace: int = 0
+    tasks_to_delete: int = 0
+    tasks_to_stop: int = 0
+    tables_to_add: int = 0
+    tables_to_reload: int = 0
+    tables_to_remove: int = 0
+    tables_to_pause: int = 0
+    tables_to_resume: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    env: str
+    account_id: str
+    region: str
+    stacks: tuple[StackChange, ...]
+    steps: tuple[Step, ...]
+    checks: tuple[Check, ...]
+    summary: Summary = field(default_factory=Summary)
+    format: int = PLAN_FORMAT
+
+    @property
+    def go(self) -> bool:
+        return not any(c.blocks for c in self.checks)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.steps)
+
+    def exit_code(self) -> int:
+        """Terraform-style: 0 no changes, 2 changes and go, 1 no-go."""
+        if not self.go:
+            return 1
+        return 2 if self.has_changes else 0
+
+    def canonical(self) -> dict:
+        return _plain(self)
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def to_json(self) -> str:
+        """The plan file: canonical data plus its checksum and verdict (derived, not checksummed)."""
+        doc = self.canonical()
+        doc["checksum"] = self.checksum
+        doc["go"] = self.go
+        return json.dumps(doc, sort_keys=True, indent=2) + "\n"
+
+
+def _plain(obj):
+    if hasattr(obj, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, (tuple, list)):
+        return [_plain(x) for x in obj]
+    return obj
+
+
+def plan_from_json(text: str) -> Plan:
+    """Parse a plan file (for `apply --plan`); verifies the embedded checksum."""
+    doc = json.loads(text)
+    if doc.get("format") != PLAN_FORMAT:
+        raise ValueError(f"plan format {doc.get('format')!r} is not {PLAN_FORMAT}: re-run dmsctl plan")
+    stored = doc.pop("checksum", None)
+    doc.pop("go", None)
+
+    def build(cls, data):
+        kwargs = {}
+        for f in fields(cls):
+            value = data[f.name]
+            kwargs[f.name] = _typed(f.type, value)
+        return cls(**kwargs)
+
+    def _typed(annotation, value):
+        nested = {"tuple[TableChange, ...]": TableChange, "tuple[TaskChange, ...]": TaskChange,
+                  "tuple[ResourceChange, ...]": ResourceChange, "tuple[StackChange, ...]": StackChange,
+                  "tuple[TaskStart, ...]": TaskStart, "tuple[StackStep, ...]": StackStep,
+                  "tuple[Step, ...]": Step, "tuple[Check, ...]": Check}
+        if annotation in nested:
+            return tuple(build(nested[annotation], v) for v in value)
+        if annotation == "Summary":
+            return Summary(**value)
+        if isinstance(value, list):
+            return tuple(value)
+        return value
+
+    plan = build(Plan, doc)
+    if stored != plan.checksum:
+        raise ValueError("plan file checksum does not match its content: it was edited or truncated")
+    return plan
+
+
