@@ -1,0 +1,252 @@
+"""`dmsctl apply`: execute a fresh plan, step by step, stack by stack, safely.
+
+Per step: the base stack first (when it changes), then team stacks in parallel (bounded). Per
+stack: re-check that no table of the tasks to stop is loading, tag and stop them, deploy the
+stack through a change set, start/resume what should run, wait. Whatever fails after tasks were
+stopped, the tasks that were running and are not paused in config are started again before the
+error is reported. After the last step a fresh plan must say "No changes".
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from compiler import naming
+from compiler.build import CompileResult
+from deployer import plan as P
+from deployer import stack_deploy, task_control
+from deployer.checks import Flags
+from deployer.errors import DmsctlError
+from deployer.gateway import Gateway
+from deployer.lock import Lock, default_owner
+from deployer.planner import Planned, make_plan
+from deployer.progress import Progress
+
+
+class PlanRefused(DmsctlError):
+    pass
+
+
+class StalePlan(DmsctlError):
+    pass
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    task: float = 3600.0  # stop/start one batch of tasks
+    stack: float = 3600.0  # one stack deploy
+    drop: float = 1800.0  # DMS dropping removed tables after a resume
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    env: str
+    owner: str
+    plan_checksum: str = ""
+    steps_done: int = 0
+    stopped_seconds: dict = field(default_factory=dict)  # task -> seconds stopped by this run
+    result: str = "running"
+    error: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Applier:
+    def __init__(self, gw: Gateway, result: CompileResult, progress: Progress, *, flags: Flags = Flags(),
+                 timeouts: Timeouts = Timeouts(), parallelism: int = 4, run_id: str | None = None,
+                 owner: str | None = None):
+        if gw.read_only:
+            raise ValueError("apply needs a writable gateway")
+        self.gw, self.result, self.progress = gw, result, progress
+        self.flags, self.timeouts, self.parallelism = flags, timeouts, parallelism
+        tree = result.tree
+        self.tree = tree
+        self.run_id = run_id or time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+        self.record = RunRecord(self.run_id, tree.env, owner or default_owner())
+        self.lock = Lock(gw, naming.lock_table(tree.resource_prefix), tree.env)
+        self._stopped_at: dict[str, float] = {}
+
+    # -- the run ---------------------------------------------------------------------------
+    def plan(self) -> Planned:
+        return make_plan(self.result, self.gw, self.flags)
+
+    def run(self, expected_checksum: str | None = None, confirm=None) -> int:
+        try:
+            self._take_lock()
+            planned = self.plan()
+            plan = planned.plan
+            self.record.plan_checksum = plan.checksum
+            if expected_checksum and expected_checksum != plan.checksum:
+                raise StalePlan("plan is stale: live state or config changed since it was made (checksum "
+                                f"{expected_checksum[:12]} != {plan.checksum[:12]}); re-run dmsctl plan")
+            if not plan.go:
+                blocking = [c for c in plan.checks if c.blocks]
+                lines = "\n".join(f"  {c.code}: {c.message}" for c in blocking)
+                raise PlanRefused(f"the plan is no-go ({len(blocking)} blocking check(s)); nothing was changed:\n"
+                                  f"{lines}")
+            if not plan.has_changes:
+                self.progress.emit("info", "No changes. DMS matches the configuration.")
+                self.record.result = "no-changes"
+                return 0
+            if confirm is not None and not confirm(plan):
+                self.record.result = "cancelled"
+                raise DmsctlError("apply cancelled; nothing was changed")
+            for step in plan.steps:
+                self._run_step(step, planned, len(plan.steps))
+                self.record.steps_done = step.number
+            self._final_check()
+            self.record.result = "applied"
+            return 0
+        except DmsctlError as exc:
+            if self.record.result == "running":
+                self.record.result = "failed"
+                self.record.error = str(exc)
+            raise
+        finally:
+            self._finish()
+
+    def _take_lock(self) -> None:
+        if self.lock.table_exists():
+            info = self.lock.acquire(self.run_id, self.record.owner)
+            self.progress.emit("info", f"lock taken for {self.tree.env}: run {info.run_id} by {info.owner}")
+        else:
+            self.progress.emit("info", "no state table yet (first deploy): the lock is taken once the base stack "
+                                       "exists")
+
+    def _finish(self) -> None:
+        try:
+            if self.lock.held is not None:
+                self.lock.record_run(self.run_id, self.record.as_dict())
+        except DmsctlError as exc:
+            self.progress.emit("error", f"could not write the run record: {exc}")
+        finally:
+            try:
+                self.lock.release()
+            finally:
+                self.progress.close()
+
+    # -- steps -----------------------------------------------------------------------------
+    def _run_step(self, step: P.Step, planned: Planned, total: int) -> None:
+        self.progress.emit("step", f"Step {step.number} of {total}: {step.description}")
+        base = [s for s in step.stacks if s.stack == naming.base_stack(self.tree.resource_prefix)]
+        teams = [s for s in step.stacks if s not in base]
+        for s in base:
+            self._run_stack(s, planned)
+            if self.lock.held is None and self.lock.table_exists():
+                self._take_lock()
+        with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
+            futures = [pool.submit(self._run_stack, s, planned) for s in teams]
+            errors = []
+            for f in futures:
+                try:
+                    f.result()
+                except DmsctlError as exc:
+                    errors.append(exc)
+        if errors:
+            if len(errors) == 1:
+                raise errors[0]
+            raise DmsctlError("; ".join(str(e) for e in errors))
+        if step.number < total:
+            dropped = tuple(e for s in step.stacks for e in s.wait_dropped
+                            if e.split("/", 1)[0] in {t.identifier for t in s.start})
+            if dropped:
+                self.progress.status("waiting for DMS to drop the reloaded tables' old versions")
+                task_control.wait_dropped(self.gw, dropped, self.timeouts.drop)
+                self.progress.emit("info", f"DMS dropped {len(dropped)} old table version(s); next step adds them back")
+
+    def _run_stack(self, s: P.StackStep, planned: Planned) -> None:
+        states = task_control.describe(self.gw, list(s.stop))
+        to_stop = [states[i] for i in s.stop if i in states and states[i].status in ("running", "starting")]
+        for st in to_stop:
+            task_control.assert_no_full_load(self.gw, st)
+        stopped: list[task_control.TaskState] = []
+        try:
+            if to_stop:
+                for st in to_stop:
+                    task_control.tag_stopped(self.gw, st, self.run_id)
+                names = ", ".join(t.identifier for t in to_stop)
+                self.progress.emit("stop", f"stopping {names}", stack=s.stack)
+                self.progress.status(f"{s.stack}: waiting for {names} to stop")
+                for st in to_stop:
+                    self._stopped_at[st.identifier] = self.progress.elapsed()
+                stopped = to_stop
+                task_control.stop(self.gw, to_stop, self.timeouts.task)
+                self.progress.emit("stopped", f"stopped {names}", stack=s.stack)
+            self._deploy(s, planned)
+        except DmsctlError:
+            self._restore(s, stopped)
+            raise
+        self._start(s)
+
+    def _deploy(self, s: P.StackStep, planned: Planned) -> None:
+        def on_event(e: stack_deploy.StackEvent) -> None:
+            reason = f": {e.reason}" if e.reason else ""
+            self.progress.emit("stack-event", f"{e.logical_id} {e.status}{reason}", stack=s.stack)
+
+        if s.action == P.DELETE:
+            self.progress.emit("deploy", "deleting stack", stack=s.stack)
+            stack_deploy.delete(self.gw, s.stack, self.timeouts.stack, on_event)
+            self.progress.emit("deployed", "deleted", stack=s.stack)
+            return
+        if s.action == P.NONE or s.template_sha256 is None:
+            return
+        compiled = planned.bodies[s.template_sha256]
+        arg = stack_deploy.template_argument(self.gw, s.stack, compiled.body, compiled.template_sha256,
+                                             self.tree.artifacts_bucket, self.tree.region)
+        via = " (template via S3)" if "TemplateURL" in arg else ""
+        self.progress.emit("deploy", f"deploying template {s.template_sha256[:12]}{via}", stack=s.stack)
+        self.progress.status(f"{s.stack}: deploying")
+        tags = [{"Key": "dmsctl:managed-by", "Value": "dmsctl"}, {"Key": "dmsctl:environment", "Value": self.tree.env}]
+        outcome = stack_deploy.deploy(self.gw, s.stack, arg, tags, self.run_id, self.timeouts.stack, on_event)
+        self.progress.emit("deployed", outcome, stack=s.stack)
+
+    def _start(self, s: P.StackStep) -> None:
+        if not s.start:
+            return
+        idents = [e.identifier for e in s.start]
+        ready = task_control.wait_startable(self.gw, idents, self.timeouts.task)
+        for entry in s.start:
+            if ready[entry.identifier].status in ("running", "starting"):
+                continue
+            self.progress.emit("start", f"{entry.start_type} {entry.identifier}", stack=s.stack)
+            task_control.start(self.gw, ready[entry.identifier], entry.start_type)
+        self.progress.status(f"{s.stack}: waiting for {', '.join(idents)} to run")
+        states = task_control.wait(self.gw, idents, task_control.is_up, "running", self.timeouts.task)
+        for ident in idents:
+            self._note_restarted(ident)
+            task_control.untag_stopped(self.gw, states[ident].arn, ident)
+        self.progress.emit("started", f"running: {', '.join(idents)}", stack=s.stack)
+
+    def _restore(self, s: P.StackStep, stopped: list[task_control.TaskState]) -> None:
+        """After a failure: start again what this run stopped and config wants running."""
+        wanted = {e.identifier: e.start_type for e in s.start}
+        for st in stopped:
+            if st.identifier not in wanted:
+                continue  # paused in config, or being deleted/replaced
+            try:
+                self.progress.emit("start", f"restoring {st.identifier} after the failure", stack=s.stack)
+                ready = task_control.wait_startable(self.gw, [st.identifier], self.timeouts.task)
+                task_control.start(self.gw, ready[st.identifier], P.RESUME_PROCESSING if st.ever_started
+                                   else P.START_REPLICATION)
+                task_control.wait(self.gw, [st.identifier], task_control.is_up, "running", self.timeouts.task)
+                self._note_restarted(st.identifier)
+                task_control.untag_stopped(self.gw, st.arn, st.identifier)
+            except DmsctlError as exc:
+                self.progress.emit("error", f"could not restart {st.identifier}: {exc}. It is tagged "
+                                            f"{task_control.STOPPED_BY_TAG}={self.run_id}; the next apply resumes it",
+                                   stack=s.stack)
+
+    def _note_restarted(self, ident: str) -> None:
+        if ident in self._stopped_at:
+            self.record.stopped_seconds[ident] = round(self.progress.elapsed() - self._stopped_at.pop(ident), 1)
+
+    def _final_check(self) -> None:
+        final = self.plan().plan
+        if final.has_changes:
+            raise DmsctlError("applied every step, but a fresh plan still shows changes; run dmsctl plan to see them")
+        self.progress.emit("info", "final check: No changes. DMS matches the configuration.")

@@ -1,0 +1,170 @@
+"""Deploy one stack through a change set and wait for it, reporting stack events as they come.
+
+Templates over CloudFormation's 51,200-byte inline limit are uploaded to the artifacts bucket
+under a key named by their hash (`_dmsctl/templates/<stack>/<sha256>.json`, so an upload never
+overwrites different content) and passed by URL. A change set with no changes is not an error.
+A failed update rolls back; the failure reason comes from the stack events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from compiler.limits import TEMPLATE_INLINE_MAX
+from deployer.errors import AwsError, DmsctlError
+from deployer.gateway import Gateway
+
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+OK_FINAL = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"})
+FAILED_FINAL = frozenset({"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE",
+                          "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_FAILED"})
+CAPABILITIES = ["CAPABILITY_IAM"]
+
+
+class StackFailure(DmsctlError):
+    def __init__(self, message: str, stack: str, status: str, reason: str):
+        super().__init__(message)
+        self.stack, self.status, self.reason = stack, status, reason
+
+
+@dataclass(frozen=True)
+class StackEvent:
+    stack: str
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str
+    event_id: str
+
+
+def template_argument(gw: Gateway, stack: str, body: str, sha: str, bucket: str, region: str) -> dict:
+    if len(body.encode()) <= TEMPLATE_INLINE_MAX:
+        return {"TemplateBody": body}
+    key = f"_dmsctl/templates/{stack}/{sha}.json"
+    try:
+        gw.call("s3", "head_object", resource=f"s3://{bucket}/{key}", Bucket=bucket, Key=key)
+    except AwsError as exc:
+        if exc.code not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        gw.call("s3", "put_object", resource=f"s3://{bucket}/{key}", Bucket=bucket, Key=key, Body=body.encode(),
+                ContentType="application/json")
+    return {"TemplateURL": f"https://{bucket}.s3.{region}.amazonaws.com/{key}"}
+
+
+def stack_status(gw: Gateway, stack: str) -> str | None:
+    try:
+        stacks = gw.call("cloudformation", "describe_stacks", resource=f"stack {stack}", StackName=stack)["Stacks"]
+    except AwsError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+    return stacks[0]["StackStatus"] if stacks else None
+
+
+class EventTail:
+    """New stack events since the deploy started, oldest first."""
+
+    def __init__(self, gw: Gateway, stack: str):
+        self.gw, self.stack, self.seen = gw, stack, set()
+        self.prime()
+
+    def prime(self) -> None:
+        self.seen |= {e.event_id for e in self._all()}
+
+    def _all(self) -> list[StackEvent]:
+        try:
+            rows = self.gw.call("cloudformation", "describe_stack_events", resource=f"stack {self.stack}",
+                                StackName=self.stack).get("StackEvents", [])
+        except AwsError as exc:
+            if "does not exist" in str(exc):
+                return []
+            raise
+        return [StackEvent(self.stack, r.get("LogicalResourceId", ""), r.get("ResourceType", ""),
+                           r.get("ResourceStatus", ""), r.get("ResourceStatusReason", "") or "", r["EventId"])
+                for r in rows]
+
+    def new(self) -> list[StackEvent]:
+        fresh = [e for e in self._all() if e.event_id not in self.seen]
+        self.seen |= {e.event_id for e in fresh}
+        return list(reversed(fresh))
+
+
+def first_failure(events: list[StackEvent]) -> str:
+    for e in events:
+        if e.status.endswith("_FAILED") and e.reason and "cancelled" not in e.reason.lower():
+            return f"{e.logical_id} ({e.resource_type}): {e.reason}"
+    return next((e.reason for e in events if e.reason), "no reason in the stack events")
+
+
+def deploy(gw: Gateway, stack: str, argument: dict, tags: list[dict], run_id: str, timeout: float,
+           on_event: Callable[[StackEvent], None]) -> str:
+    """Create and execute a change set; returns "created", "updated" or "unchanged"."""
+    status = stack_status(gw, stack)
+    if status == "REVIEW_IN_PROGRESS":
+        status = None
+    change_type = "CREATE" if status is None else "UPDATE"
+    name = f"dmsctl-{run_id}-{uuid.uuid4().hex[:6]}"
+    tail = EventTail(gw, stack) if status is not None else None
+    arn = gw.call("cloudformation", "create_change_set", resource=f"stack {stack}", StackName=stack,
+                  ChangeSetName=name, ChangeSetType=change_type, Capabilities=CAPABILITIES, Tags=tags,
+                  **argument)["Id"]
+    cs = gw.poll(lambda: gw.call("cloudformation", "describe_change_set", resource=f"stack {stack}",
+                                 ChangeSetName=arn, StackName=stack),
+                 lambda r: r["Status"] in ("CREATE_COMPLETE", "FAILED"), what=f"change set for {stack}",
+                 timeout=timeout, first_delay=1)
+    if cs["Status"] == "FAILED":
+        reason = cs.get("StatusReason", "")
+        if any(marker in reason for marker in NO_CHANGES):
+            gw.call("cloudformation", "delete_change_set", resource=f"stack {stack}", ChangeSetName=arn,
+                    StackName=stack)
+            return "unchanged"
+        raise StackFailure(f"stack {stack}: change set failed: {reason}", stack, "FAILED", reason)
+    if tail is None:
+        tail = EventTail(gw, stack)
+    gw.call("cloudformation", "execute_change_set", resource=f"stack {stack}", ChangeSetName=arn, StackName=stack)
+    final = wait_stack(gw, stack, tail, timeout, on_event)
+    if final not in OK_FINAL:
+        events = tail.new()
+        for e in events:
+            on_event(e)
+        reason = first_failure(list(tail_history(gw, stack)))
+        raise StackFailure(_failure_message(stack, final, reason), stack, final, reason)
+    return "created" if change_type == "CREATE" else "updated"
+
+
+def tail_history(gw: Gateway, stack: str) -> list[StackEvent]:
+    t = EventTail.__new__(EventTail)
+    t.gw, t.stack, t.seen = gw, stack, set()
+    return list(reversed(t._all()))
+
+
+def _failure_message(stack: str, status: str, reason: str) -> str:
+    if status == "UPDATE_ROLLBACK_FAILED":
+        return (f"stack {stack} is UPDATE_ROLLBACK_FAILED ({reason}). Next: fix the resource named, then run "
+                f"`aws cloudformation continue-update-rollback --stack-name {stack}` and `dmsctl apply` again")
+    if status == "ROLLBACK_COMPLETE":
+        return (f"stack {stack} failed to create and rolled back ({reason}). Next: delete it "
+                f"(`aws cloudformation delete-stack --stack-name {stack}`), fix the cause, apply again")
+    return f"stack {stack} update failed and rolled back to its previous state ({status}): {reason}"
+
+
+def wait_stack(gw: Gateway, stack: str, tail: EventTail, timeout: float,
+               on_event: Callable[[StackEvent], None]) -> str:
+    def status() -> str:
+        for e in tail.new():
+            on_event(e)
+        return stack_status(gw, stack) or "DELETE_COMPLETE"
+
+    return gw.poll(status, lambda s: s in OK_FINAL or s in FAILED_FINAL, what=f"stack {stack}", timeout=timeout,
+                   first_delay=2)
+
+
+def delete(gw: Gateway, stack: str, timeout: float, on_event: Callable[[StackEvent], None]) -> None:
+    tail = EventTail(gw, stack)
+    gw.call("cloudformation", "delete_stack", resource=f"stack {stack}", StackName=stack)
+    final = wait_stack(gw, stack, tail, timeout, on_event)
+    if final != "DELETE_COMPLETE":
+        raise StackFailure(f"stack {stack} could not be deleted ({final}): {first_failure(tail_history(gw, stack))}",
+                           stack, final, "")
