@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from compiler import naming
 from compiler.diagnostics import Diagnostic, Position, Severity
 from compiler.model import ConfigTree, Team
-from compiler.settings import forbidden_overrides, unknown_setting_paths
+from compiler.settings import forbidden_overrides, non_finite_values, unknown_setting_paths
 
 
 def _did_you_mean(name: str, options) -> str:
@@ -95,6 +95,9 @@ def check_settings(team: Team) -> Iterator[Diagnostic]:
         for path, suggestion in unknown_setting_paths(overrides):
             hint = f"; did you mean '{suggestion}'?" if suggestion else ""
             yield Diagnostic.at("E211", f"task '{task.name}': unknown task setting '{path}'{hint}", task.pos)
+        for path, value in non_finite_values(overrides):
+            yield Diagnostic.at("E104", f"task '{task.name}': setting {path} is {value}: task settings are "
+                                "JSON, which has no NaN or infinity", task.pos)
         for path, value in forbidden_overrides(overrides):
             yield Diagnostic.at("E213", f"task '{task.name}': setting {path}={json.dumps(value)} is not allowed: it "
                                 "would let DMS delete or rewrite data already in S3 (dmsctl never does)", task.pos)
@@ -120,14 +123,13 @@ def check_physical_names(tree: ConfigTree) -> Iterator[Diagnostic]:
                                     f"'{owners[key][0]}' ({owners[key][1]}): rename one", pos)
             owners.setdefault(key, (team.name, pos))
         logical: dict[str, str] = {}
-        for kind, names in (("Task", [t.name for t in team.tasks]), ("Instance", [i.name for i in team.instances]),
-                            ("Source", [s.name for s in team.sources])):
-            for name in names:
-                lid = naming.logical_id(kind, name)
+        for kind, items in (("Task", team.tasks), ("Instance", team.instances), ("Source", team.sources)):
+            for item in items:
+                lid = naming.logical_id(kind, item.name)
                 if lid in logical:
-                    yield Diagnostic.at("E207", f"{kind.lower()} names '{logical[lid]}' and '{name}' map to the same "
-                                        f"CloudFormation id {lid}: rename one", team.pos)
-                logical[lid] = name
+                    yield Diagnostic.at("E207", f"{kind.lower()} names '{logical[lid]}' and '{item.name}' map to the "
+                                        f"same CloudFormation id {lid}: rename one", item.pos)
+                logical[lid] = item.name
         stack = naming.team_stack(prefix, team.name)
         if len(stack) > naming.MAX_STACK_NAME:
             yield Diagnostic.at("E207", f"stack name '{stack}' is longer than {naming.MAX_STACK_NAME}", team.pos)

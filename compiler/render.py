@@ -32,9 +32,15 @@ class RenderError(Exception):
         self.template, self.line, self.message = template, line, message
 
 
+def _json_default(value: object) -> object:
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()  # raises UndefinedError naming the missing value
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def to_json(value: object) -> str:
     """The only way a value enters a template: canonical JSON, safe as a YAML flow scalar."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=True)
+    text = json.dumps(value, sort_keys=True, ensure_ascii=True, default=_json_default)
     return text.replace("\x7f", "\\u007f")
 
 

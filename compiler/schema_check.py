@@ -68,7 +68,9 @@ def _diagnostic(doc: SourceDoc, error: ValidationError) -> Diagnostic:
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return Diagnostic.at("E105", f"{where}: missing required field '{missing}'", doc.pos(path))
-    if v == "propertyNames":
+    # jsonschema reports a propertyNames failure as the failing sub-rule (pattern, maxLength) with the
+    # parent object's path and the bad name as instance: point at that key, not at the object.
+    if v == "propertyNames" or (len(error.schema_path) >= 2 and error.schema_path[-2] == "propertyNames"):
         bad = error.instance
         pos = doc.key_pos(path + (bad,)) if isinstance(bad, str) else doc.pos(path)
         return Diagnostic.at("E104", f"invalid name '{bad}' in {where}: {_describe_rule(error)}", pos)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 from functools import cache
 from pathlib import Path
 
@@ -76,3 +77,21 @@ def forbidden_overrides(overrides: dict) -> list[tuple[str, object]]:
         if isinstance(section_value, dict) and key in section_value and section_value[key] not in allowed:
             bad.append((f"{section}.{key}", section_value[key]))
     return bad
+
+
+def non_finite_values(overrides: dict) -> list[tuple[str, float]]:
+    """(dotted path, value) of NaN/infinite numbers (YAML .nan, .inf): JSON has no way to write them."""
+    found: list[tuple[str, float]] = []
+
+    def walk(node: object, path: str) -> None:
+        if isinstance(node, float) and not math.isfinite(node):
+            found.append((path, node))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk(overrides, "")
+    return found

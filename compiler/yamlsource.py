@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compiler.diagnostics import Diagnostic, Position
@@ -119,10 +120,24 @@ class _Builder:
 _SCALARS = yaml.constructor.SafeConstructor()
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that remembers where the first anchor or alias is (composed nodes do not say)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.first_anchor = None
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if self.first_anchor is None and (isinstance(event, AliasEvent) or getattr(event, "anchor", None)):
+            self.first_anchor = event.start_mark
+        return super().compose_node(parent, index)
+
+
 def parse_yaml(text: str, path: str) -> SourceDoc:
     """Parse YAML text into a SourceDoc, raising YamlError with positioned diagnostics."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         try:
             node = loader.get_single_node()
         finally:
@@ -133,13 +148,19 @@ def parse_yaml(text: str, path: str) -> SourceDoc:
         problem = exc.problem or str(exc)
         context = f" ({exc.context})" if exc.context else ""
         raise YamlError([Diagnostic("E100", f"invalid YAML: {problem}{context}", path, line, col)]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at an offset in the text
+        before = text[:exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        problem = str(exc).splitlines()[0]
+        raise YamlError([Diagnostic("E100", f"invalid YAML: {problem}", path, line, col)]) from None
     except yaml.YAMLError as exc:
         raise YamlError([Diagnostic("E100", f"invalid YAML: {exc}", path, 1, 1)]) from None
     if node is None:
         return SourceDoc(path=path, data=None, positions={(): (1, 1)})
-    if _has_alias(node):
+    if loader.first_anchor is not None:
+        mark = loader.first_anchor
         raise YamlError([Diagnostic("E102", "YAML anchors and aliases are not allowed: write the values out",
-                                    path, node.start_mark.line + 1, node.start_mark.column + 1)])
+                                    path, mark.line + 1, mark.column + 1)])
     builder = _Builder(path)
     data = builder.build(node, ())
     if builder.errors:
@@ -147,28 +168,15 @@ def parse_yaml(text: str, path: str) -> SourceDoc:
     return SourceDoc(path=path, data=data, positions=builder.positions)
 
 
-def _has_alias(node: Node) -> bool:
-    seen: set[int] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            return True
-        seen.add(id(n))
-        if isinstance(n, MappingNode):
-            for k, v in n.value:
-                stack.extend((k, v))
-        elif isinstance(n, SequenceNode):
-            stack.extend(n.value)
-    return False
-
-
 def load_yaml_file(file: Path, display_path: str | None = None) -> SourceDoc:
     shown = display_path or str(file)
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlError([Diagnostic("E100", f"file is not valid UTF-8: {exc.reason}", shown, 1, 1)]) from None
+        before = exc.object[:exc.start]
+        line, col = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        message = f"file is not valid UTF-8: {exc.reason}"
+        raise YamlError([Diagnostic("E100", message, shown, line, col)]) from None
     except OSError as exc:
         raise YamlError([Diagnostic("E100", f"cannot read file: {exc.strerror}", shown)]) from None
     return parse_yaml(text, shown)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import importlib.util
-
 # The sandbox fixtures (`sandbox`, `sandbox_server`); see deployer/sandbox/pytest_plugin.py.
-pytest_plugins = ["deployer.sandbox.pytest_plugin"] if importlib.util.find_spec("deployer.sandbox.pytest_plugin") else []
+pytest_plugins = ["deployer.sandbox.pytest_plugin"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

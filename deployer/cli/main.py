@@ -44,11 +44,14 @@ def cli(ctx: click.Context, debug: bool, config_dir: str) -> None:
 
 
 def _register() -> None:
-    from deployer.cli import compile_cmd, plan_cmd
+    from deployer.cli import apply_cmd, compile_cmd, plan_cmd, sandbox_cmd
 
     cli.add_command(compile_cmd.validate)
     cli.add_command(compile_cmd.compile_)
     cli.add_command(plan_cmd.plan)
+    cli.add_command(apply_cmd.apply)
+    cli.add_command(apply_cmd.unlock)
+    cli.add_command(sandbox_cmd.sandbox)
 
 
 _register()

@@ -1,0 +1,1 @@
+"""CloudFormation behaviour the sandbox adds to moto: DMS resource types, rollback, change sets."""

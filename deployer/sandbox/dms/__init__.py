@@ -1,0 +1,1 @@
+"""The DMS service of the sandbox (moto's own DMS backend is bypassed entirely)."""

@@ -1,0 +1,58 @@
+"""pytest fixtures: ``sandbox`` (in-process, moto ``mock_aws``) and ``sandbox_server`` (HTTP).
+
+Enable with ``pytest_plugins = ["deployer.sandbox.pytest_plugin"]`` in tests/conftest.py.
+Both yield an object with the same helpers (clock, faults, calls, set_table_size,
+table_restarts, overwrites, s3_keys, put_s3_object, load_scenario, client(...)).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from .clock import SimClock
+from .sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Sandbox, new_world
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A fresh offline AWS account in this process; the sim clock is manual."""
+    from moto import mock_aws
+
+    from . import moto_patch
+
+    moto_patch.install()
+    saved = {k: os.environ.get(k) for k in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL")}
+    os.environ["MOTO_ACCOUNT_ID"] = DEFAULT_ACCOUNT_ID
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock_aws():
+        world = new_world(SimClock())
+        yield Sandbox(world, region=DEFAULT_REGION, account_id=DEFAULT_ACCOUNT_ID)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def sandbox_server():
+    """The same sandbox behind a local HTTP server on a free port (manual clock)."""
+    from .remote import RemoteSandbox
+    from .server import start_server
+
+    saved = os.environ.get("MOTO_ACCOUNT_ID")
+    handle = start_server(port=0, clock_factor=None)
+    try:
+        yield RemoteSandbox(handle.url)
+    finally:
+        handle.stop()
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
+        if saved is None:
+            os.environ.pop("MOTO_ACCOUNT_ID", None)
+        else:
+            os.environ["MOTO_ACCOUNT_ID"] = saved

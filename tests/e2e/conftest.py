@@ -1,0 +1,52 @@
+"""End-to-end fixtures: the real planner and deployer against the in-process sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler.build import compile_tree
+from deployer.apply import Applier, Timeouts
+from deployer.gateway import Gateway
+from deployer.planner import make_plan
+from deployer.progress import NullSink, Progress
+
+
+class Harness:
+    """Plan and apply a config dir on the sandbox, the way the CLI does, with the sim clock."""
+
+    def __init__(self, sandbox, monkeypatch):
+        self.sandbox = sandbox
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+    def gateway(self, read_only: bool) -> Gateway:
+        clock = self.sandbox.clock
+        return Gateway(self.sandbox.region, read_only=read_only, endpoint_url=self.sandbox.endpoint_url,
+                       sleep=clock.sleep, monotonic=lambda: clock.now().timestamp(), max_attempts=4)
+
+    def compile(self, config_dir, env="staging"):
+        result = compile_tree(config_dir, env)
+        assert result.ok, [str(d) for d in result.diagnostics]
+        return result
+
+    def plan(self, config_dir, env="staging", flags=None):
+        from deployer.checks import Flags
+
+        gw = self.gateway(read_only=True)
+        planned = make_plan(self.compile(config_dir, env), gw, flags or Flags())
+        return planned, gw
+
+    def apply(self, config_dir, env="staging", flags=None, **kw):
+        from deployer.checks import Flags
+
+        gw = self.gateway(read_only=False)
+        progress = Progress(sink=NullSink(), monotonic=lambda: self.sandbox.clock.now().timestamp())
+        applier = Applier(gw, self.compile(config_dir, env), progress, flags=flags or Flags(),
+                          timeouts=kw.pop("timeouts", Timeouts()), **kw)
+        code = applier.run()
+        return code, applier, progress
+
+
+@pytest.fixture
+def harness(sandbox, monkeypatch):
+    return Harness(sandbox, monkeypatch)
