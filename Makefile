@@ -12,10 +12,9 @@ $(BIN)/dmsctl: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-## demo: validate every environment of the example configs, compile one (ENV=staging)
+## demo: the example configs validated, compiled, planned and applied on the sandbox (ENV=staging)
 demo: $(BIN)/dmsctl
-	$(BIN)/dmsctl validate
-	$(BIN)/dmsctl compile --env $(ENV) --stats
+	$(BIN)/python -m deployer.sandbox.demo --env $(ENV)
 
 ## test: the whole test suite (what CI runs)
 test: $(BIN)/dmsctl

@@ -243,7 +243,8 @@ class Applier:
 
     def _note_restarted(self, ident: str) -> None:
         if ident in self._stopped_at:
-            self.record.stopped_seconds[ident] = round(self.progress.elapsed() - self._stopped_at.pop(ident), 1)
+            stopped = self.progress.elapsed() - self._stopped_at.pop(ident)
+            self.record.stopped_seconds[ident] = round(self.record.stopped_seconds.get(ident, 0) + stopped, 1)
 
     def _final_check(self) -> None:
         final = self.plan().plan

@@ -45,17 +45,17 @@ def read_scenario(scenario: str | Path | dict[str, Any]) -> tuple[dict[str, Any]
     return yaml.safe_load(path.read_text()) or {}, path.parent
 
 
-def compiled_stacks(configs_dir: Path, env: str) -> list[tuple[str, str]]:
-    """(stack name, template body) for every stack of ``env``, base first.
+def compiled_stacks(configs_dir: Path, env: str) -> tuple[list[tuple[str, str]], set[str]]:
+    """(stack name, template body) for every stack of ``env``, base first, and the ids of the
+    tasks the config pauses (a scenario never starts those)."""
+    from compiler.build import compile_tree
 
-    Adapter for the lead's compiler: ``compile_tree`` returns an object whose ``.stacks``
-    tuple is ordered base first, each with ``.name`` and ``.body``.
-    TODO(lead): confirm compile_tree's call signature.
-    """
-    from compiler.build import compile_tree  # type: ignore[import-not-found]
-
-    compiled = compile_tree(configs_dir, env)
-    return [(stack.name, stack.body) for stack in compiled.stacks]
+    result = compile_tree(configs_dir, env)
+    if not result.ok:
+        problems = "; ".join(f"{d.location()} {d.code}: {d.message}" for d in result.diagnostics if d.is_error)
+        raise ValueError(f"scenario configs {configs_dir} do not compile: {problems}")
+    paused = {t.identifier for t in result.tree.tasks() if t.paused}
+    return [(stack.name, stack.body) for stack in result.tree.stacks], paused
 
 
 def _explicit_stacks(entries: list[dict[str, Any]], base_dir: Path) -> list[tuple[str, str, dict[str, str]]]:
@@ -114,6 +114,10 @@ def run_tasks(sandbox: Any, spec: dict[str, Any] | bool) -> None:
         sandbox.set_table_size(task_id, schema, table, int(rate * MID_LOAD_SECONDS))
     while any(t["Status"] == "creating" for t in dms.describe_replication_tasks(WithoutSettings=True)["ReplicationTasks"]):
         sandbox.advance(5)
+    for _ in range(1_000):
+        if not any(c.get("Status") == "testing" for c in dms.describe_connections().get("Connections", [])):
+            break
+        sandbox.advance(5)
     for task in wanted:
         dms.start_replication_task(ReplicationTaskArn=task["ReplicationTaskArn"],
                                    StartReplicationTaskType="start-replication")
@@ -153,12 +157,15 @@ def load_scenario(sandbox: Any, scenario: str | Path | dict[str, Any]) -> None:
     for spec, rows in (doc.get("table_sizes") or {}).items():
         sandbox.set_table_size(*_parse_table(spec), int(rows))
     deployed = doc.get("deployed")
+    paused: set[str] = set()
     if deployed:
         if deployed.get("stacks"):
             stacks = _explicit_stacks(deployed["stacks"], base_dir)
         else:
-            pairs = compiled_stacks(base_dir / deployed["configs"], deployed.get("env", "staging"))
+            pairs, paused = compiled_stacks(base_dir / deployed["configs"], deployed.get("env", "staging"))
             stacks = [(name, body, {}) for name, body in pairs]
         deploy_stacks(sandbox, stacks)
-    if doc.get("running"):
-        run_tasks(sandbox, doc["running"])
+    if doc.get("running") not in (None, False):
+        running = {} if doc["running"] is True else dict(doc["running"])
+        running["exclude"] = sorted(set(running.get("exclude", [])) | paused)
+        run_tasks(sandbox, running)

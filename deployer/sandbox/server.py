@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import logging
+
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -142,6 +144,7 @@ def start_server(host: str = "127.0.0.1", port: int = 0, scenario: Path | None =
     world = new_world(SimClock(factor=clock_factor))
     sandbox = Sandbox(world, region=region, account_id=account_id)
     app = ControlApp(DomainDispatcherApplication(create_backend_app), sandbox, clock_factor)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = make_server(host, port, app, threaded=True)
     url = f"http://{host}:{server.server_address[1]}"
     sandbox.endpoint_url = url

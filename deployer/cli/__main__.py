@@ -1,0 +1,3 @@
+from deployer.cli.main import main
+
+main()
