@@ -130,7 +130,8 @@ def s3_checks(nonempty: dict[str, bool], bucket: str, users: dict[str, tuple[str
             continue
         team, task, table, kind = users[prefix]
         hint = ("resuming a paused table is a reload: bump its version" if kind == P.RESUME
-                else "bump the table's version so it loads into a new prefix")
+                else "a replaced task full-loads every table again: bump the versions of its tables"
+                if kind == P.REPLACE else "bump the table's version so it loads into a new prefix")
         yield _check("P105", f"s3://{bucket}/{prefix} already holds data and {table} would load into it "
                      f"(never overwrite replicated data): {hint}", team=team, task=task, table=table)
 

@@ -28,22 +28,26 @@ class Planned:
 
 
 def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) -> dict[str, CompiledStack]:
-    """Step-1 templates of a two-step plan: reloaded tables left out (as if paused)."""
+    """Step-1 templates of a two-step plan: reloaded tables left out (as if paused), replaced
+    tasks left out entirely (CloudFormation deletes them; step 2 creates them anew)."""
     reloaded = {(t.team, t.task): {(tc.schema, tc.table) for tc in t.tables if tc.kind == P.RELOAD}
                 for c in changes for t in c.tasks}
     reloaded = {k: v for k, v in reloaded.items() if v}
-    if not reloaded:
+    replaced = {(t.team, t.task) for c in changes for t in c.tasks if t.action == P.REPLACE}
+    if not reloaded and not replaced:
         return {}
     teams = []
     for team in config.teams:
         tasks = []
         for task in team.tasks:
+            if (team.name, task.name) in replaced:
+                continue
             keys = reloaded.get((team.name, task.name), set())
             tables = tuple(dataclasses.replace(tb, paused=True) if tb.key in keys else tb for tb in task.tables)
             tasks.append(dataclasses.replace(task, tables=tables))
         teams.append(dataclasses.replace(team, tasks=tuple(tasks)))
     result = compile_config(dataclasses.replace(config, teams=tuple(teams)))
-    wanted = {team for team, _ in reloaded}
+    wanted = {team for team, _ in reloaded} | {team for team, _ in replaced}
     return {s.name: s for s in (result.tree.stacks if result.tree else ()) if s.team in wanted}
 
 
@@ -114,6 +118,12 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     stats = {i: read_table_stats(gw, live.tasks[i]) for i in to_stop if i in live.tasks}
     users = {tc.s3_prefix: (t.team, t.task, tc.name, tc.kind) for c in changes for t in c.tasks for tc in t.tables
              if tc.s3_prefix and tc.kind in (P.ADD, P.RELOAD, P.RESUME)}
+    for c in changes:  # a replaced task starts over: every one of its tables full-loads again
+        for t in c.tasks:
+            if t.action == P.REPLACE and t.identifier in compiled_tasks:
+                for tb in compiled_tasks[t.identifier].tables:
+                    if not tb.paused:
+                        users.setdefault(tb.s3_prefix, (t.team, t.task, tb.name, P.REPLACE))
     nonempty = {p: prefix_has_objects(gw, compiled.datalake_bucket, p) for p in sorted(users)}
 
     owners = {t.identifier: (t.team, t.task) for c in changes for t in c.tasks}

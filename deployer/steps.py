@@ -27,16 +27,21 @@ class StackTemplates:
     intermediate: str | None = None
 
 
-def _reloads(change: P.StackChange) -> bool:
-    return any(tc.kind == P.RELOAD for t in change.tasks for tc in t.tables)
+def _two_step(change: P.StackChange) -> bool:
+    """Reloads in place and task replacements need an intermediate deploy (remove, then add).
+
+    A replaced task keeps its ReplicationTaskIdentifier, and CloudFormation refuses to replace a
+    custom-named resource in one update: step 1 removes the task, step 2 creates it anew.
+    """
+    return any(t.action == P.REPLACE or any(tc.kind == P.RELOAD for tc in t.tables) for t in change.tasks)
 
 
-def _touches_task(t: P.TaskChange, step: int, two_step: bool) -> bool:
-    """Does deploying this step change what the DMS task itself runs (so it must be stopped)?"""
-    if t.action in (P.CREATE,):
+def _changes_task(t: P.TaskChange, step: int) -> bool:
+    """Does this step's deploy change what the DMS task runs (so it must be stopped first)?"""
+    if t.action == P.CREATE:
         return False
     if step == 2:
-        return any(tc.kind == P.RELOAD for tc in t.tables)
+        return t.action != P.REPLACE and any(tc.kind == P.RELOAD for tc in t.tables)
     return t.action in (P.UPDATE, P.REPLACE, P.DELETE) or bool(t.tables)
 
 
@@ -51,56 +56,61 @@ def _start_for(t: P.TaskChange, state: LiveState, paused: bool, migration_type: 
     return P.TaskStart(t.identifier, P.RESUME_PROCESSING)
 
 
+def _task_actions(t: P.TaskChange, step: int, two_step: bool, state: LiveState, paused: bool,
+                  migration_type: str | None) -> tuple[bool, P.TaskStart | None, list[str]]:
+    """(stop before the deploy?, start after it, tables to wait for DMS to drop)."""
+    live = state.tasks.get(t.identifier)
+    running = live is not None and live.status in RUNNING
+    if step == 1 and t.run_change == P.PAUSE_TASK:
+        return running, None, []
+    stop = running and _changes_task(t, step)
+    replaced_now = t.action == P.REPLACE and (step == 2 or not two_step)
+    created_now = t.action == P.CREATE and step == 1
+    wants_start = stop or replaced_now or created_now or (step == 1 and t.run_change == P.RESUME_TASK)
+    if t.action == P.REPLACE and two_step and step == 1:
+        wants_start = False  # removed in this step; created again in step 2
+    start = _start_for(t, state, paused, migration_type) if wants_start else None
+    wait = [f"{t.identifier}/{tc.name}" for tc in t.tables
+            if step == 1 and two_step and tc.kind == P.RELOAD and t.action != P.REPLACE]
+    return stop, start, wait
+
+
 def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates: dict[str, StackTemplates],
                 paused_tasks: dict[str, bool], migration_types: dict[str, str],
                 externally_affected: dict[str, tuple[str, ...]]) -> tuple[P.Step, ...]:
     """`externally_affected`: stack -> task ids of *other* stacks whose resources this stack changes
     (e.g. a base target endpoint used by team tasks); they are stopped around this stack's deploy."""
-    two_step = any(_reloads(c) for c in changes)
+    two_step = any(_two_step(c) for c in changes)
     steps = []
     for number in ((1, 2) if two_step else (1,)):
         stack_steps = []
         for change in changes:
-            if number == 2 and not _reloads(change):
+            if number == 2 and not _two_step(change):
                 continue
             tmpl = templates.get(change.stack, StackTemplates(None))
             sha = tmpl.intermediate if (two_step and number == 1 and tmpl.intermediate) else tmpl.final
-            deploy = change.action != P.NONE or (number == 2)
             stop, start, wait = [], [], []
             for t in change.tasks:
-                live = state.tasks.get(t.identifier)
-                running = live is not None and live.status in RUNNING
-                was_running = running
-                if number == 1 and t.run_change == P.PAUSE_TASK:
-                    stop.append(t.identifier)
-                    continue
-                if _touches_task(t, number, two_step) and running:
-                    stop.append(t.identifier)
-                if number == 1 and two_step:
-                    wait += [f"{t.identifier}/{tc.name}" for tc in t.tables if tc.kind == P.RELOAD]
-                paused = paused_tasks.get(t.identifier, False)
-                wants_start = (t.action in (P.CREATE, P.REPLACE) and number == 1) or t.run_change == P.RESUME_TASK \
-                    or (was_running and (t.identifier in stop))
-                if number == 2:
-                    wants_start = t.identifier in stop
-                if wants_start:
-                    s = _start_for(t, state, paused, migration_types.get(t.identifier))
-                    if s is not None:
-                        start.append(s)
+                halt, go, drop = _task_actions(t, number, two_step, state, paused_tasks.get(t.identifier, False),
+                                               migration_types.get(t.identifier))
+                stop += [t.identifier] if halt else []
+                start += [go] if go else []
+                wait += drop
             for ident in externally_affected.get(change.stack, ()) if number == 1 else ():
                 live = state.tasks.get(ident)
                 if live is not None and live.status in RUNNING and ident not in stop:
                     stop.append(ident)
                     start.append(P.TaskStart(ident, P.RESUME_PROCESSING))
-            if not (deploy or stop or start):
-                continue
             action = change.action if change.action != P.NONE else (P.UPDATE if number == 2 else P.NONE)
+            if action == P.NONE and not (stop or start):
+                continue
             stack_steps.append(P.StackStep(stack=change.stack, action=action,
-                                           template_sha256=None if action == P.DELETE else sha,
+                                           template_sha256=None if action in (P.DELETE, P.NONE) else sha,
                                            stop=tuple(stop), start=tuple(start), wait_dropped=tuple(wait)))
         if stack_steps:
-            desc = ("remove the reloaded tables' old versions, and every other change" if two_step and number == 1
-                    else "add the reloaded tables back under their new versions" if number == 2
+            desc = ("remove reloaded tables' old versions and replaced tasks (and every other change)"
+                    if two_step and number == 1
+                    else "add reloaded tables' new versions and create replaced tasks anew" if number == 2
                     else "deploy every change")
             steps.append(P.Step(number=number, description=desc, stacks=tuple(stack_steps)))
     return tuple(steps)
