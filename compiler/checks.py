@@ -99,14 +99,18 @@ def check_settings(team: Team) -> Iterator[Diagnostic]:
             yield Diagnostic.at("E104", f"task '{task.name}': setting {path} is {value}: task settings are "
                                 "JSON, which has no NaN or infinity", task.pos)
         for path, value in forbidden_overrides(overrides):
-            yield Diagnostic.at("E213", f"task '{task.name}': setting {path}={json.dumps(value)} is not allowed: it "
-                                "would let DMS delete or rewrite data already in S3 (dmsctl never does)", task.pos)
+            why = ("it would let DMS delete or rewrite data already in S3 (dmsctl never does)"
+                   if path.startswith("FullLoadSettings") else "DMS manages it; it cannot be set")
+            yield Diagnostic.at("E213", f"task '{task.name}': setting {path}={json.dumps(value)} is not allowed: "
+                                f"{why}", task.pos)
 
 
 def check_physical_names(tree: ConfigTree) -> Iterator[Diagnostic]:
     """Physical DMS names must be valid identifiers and must not collide across teams."""
     prefix = tree.base.resource_prefix
-    owners: dict[tuple[str, str], tuple[str, Position]] = {}
+    owners: dict[tuple[str, str], tuple[str, Position]] = {
+        ("endpoint", naming.target_endpoint_id(prefix, t.name).lower()): ("", Position(tree.base.file))
+        for t in tree.base.targets}
     for team in tree.teams:
         named = [("task", naming.task_id(prefix, team.name, t.name), naming.MAX_TASK_ID, t.pos) for t in team.tasks]
         named += [("instance", naming.instance_id(prefix, team.name, i.name), naming.MAX_INSTANCE_ID, i.pos)
@@ -119,8 +123,9 @@ def check_physical_names(tree: ConfigTree) -> Iterator[Diagnostic]:
                                     f"and single hyphens, at most {limit} characters): shorten the name", pos)
             key = (kind, physical.lower())
             if key in owners and owners[key][0] != team.name:
-                yield Diagnostic.at("E207", f"{kind} name '{physical}' collides with one of team "
-                                    f"'{owners[key][0]}' ({owners[key][1]}): rename one", pos)
+                other = f"one of team '{owners[key][0]}'" if owners[key][0] else "a target endpoint of base.yaml"
+                yield Diagnostic.at("E207", f"{kind} name '{physical}' collides with {other} ({owners[key][1]}): "
+                                    "rename one", pos)
             owners.setdefault(key, (team.name, pos))
         logical: dict[str, str] = {}
         for kind, items in (("Task", team.tasks), ("Instance", team.instances), ("Source", team.sources)):

@@ -580,3 +580,23 @@ def test_diagnostics_are_json_serialisable_and_sorted(tmp_path):
     assert diags == sorted(diags, key=Diagnostic.sort_key)
     rows = json.loads(format_json(diags))["diagnostics"]
     assert [r["code"] for r in rows] == codes(diags)
+
+
+def test_e207_team_source_endpoint_colliding_with_a_base_target(tmp_path):
+    team = minimal_team("target")
+    team["sources"] = {"x": team["sources"]["db"]}
+    team["tasks"]["cdc"]["source"] = "x"
+    base = copy.deepcopy(MINIMAL_BASE)
+    base["targets"]["src-x"] = {"flush_interval_seconds": 60}
+    result = compile_tree(write_tree(tmp_path, base=base, teams={"target": team}), "staging")
+    found = [d for d in result.diagnostics if d.code == "E207"]
+    assert len(found) == 1 and found[0].file.endswith("teams/target.yaml")
+    assert "'dmsctl-target-src-x' collides with a target endpoint of base.yaml" in found[0].message
+
+
+def test_e213_logging_keys_are_managed_by_dms(tmp_path):
+    team = minimal_team()
+    team["tasks"]["cdc"]["settings"] = {"Logging": {"CloudWatchLogGroup": "mine"}}
+    result = compile_tree(write_tree(tmp_path, teams={"alpha": team}), "staging")
+    found = [d for d in result.diagnostics if d.code == "E213"]
+    assert len(found) == 1 and "DMS manages it" in found[0].message and "S3" not in found[0].message
