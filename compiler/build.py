@@ -105,11 +105,12 @@ class CompileResult:
         return self.tree is not None and not has_errors(self.diagnostics)
 
 
-def _compiled_tasks(config: ConfigTree, team: Team) -> tuple[CompiledTask, ...]:
+def _compiled_tasks(config: ConfigTree, team: Team, payloads: dict | None = None) -> tuple[CompiledTask, ...]:
+    """`payloads`: task name -> (mappings, settings) when the template's context already built them."""
     prefix, root = config.base.resource_prefix, config.base.root_prefix
     out = []
     for task in team.tasks:
-        mappings, settings = task_payload(team, task)
+        mappings, settings = payloads[task.name] if payloads else task_payload(team, task)
         tables = tuple(CompiledTable(t.schema, t.table, t.version, t.paused,
                                      naming.table_prefix(root, team.name, task.source, t.schema, t.table, t.version))
                        for t in sorted(task.tables, key=lambda t: t.key))
@@ -146,12 +147,14 @@ def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnos
                      lambda team=team: team_context(config, team)))
     for name, kind, team, template_name, context in jobs:
         try:
-            template = render_template(template_name, context())
+            ctx = context()
+            template = render_template(template_name, ctx)
         except RenderError as exc:
             diags.append(Diagnostic("E301", f"stack {name}: {exc.message}", file=f"templates/{exc.template}",
                                     line=exc.line))
             continue
-        tasks = _compiled_tasks(config, team) if team is not None else ()
+        payloads = {t["model"].name: (t["mappings"], t["settings"]) for t in ctx.get("tasks", ())}
+        tasks = _compiled_tasks(config, team, payloads) if team is not None else ()
         template, sha = _with_hash_output(template)
         stacks.append(CompiledStack(name=name, kind=kind, team=team.name if team else None, body=_body(template),
                                     tasks=tasks, template_sha256=sha))

@@ -135,7 +135,8 @@ def resolve_base(doc: SourceDoc, env: str) -> BaseConfig:
         resource_prefix=d.get("resource_prefix", "dmsctl"), platform_owners=tuple(d["platform_owners"]),
         default_environment=d.get("default_environment", envs[0]), environments=envs, env=environment,
         root_prefix=lake["root_prefix"], data_format=lake.get("data_format", "parquet"),
-        compression=lake.get("compression", "gzip"), targets=targets, file=doc.path)
+        compression=lake.get("compression", "gzip"), targets=targets, file=doc.path,
+        github_repository=d.get("github", {}).get("repository"))
 
 
 def resolve_team(doc: SourceDoc, env: str, known_envs: tuple[str, ...], diags: list[Diagnostic]) -> Team:

@@ -48,6 +48,7 @@ class BaseConfig:
     compression: str
     targets: tuple[Target, ...]
     file: str = ""
+    github_repository: str | None = None  # owner/name (base.yaml github.repository), for the CI roles
 
     def target(self, name: str) -> Target | None:
         return next((t for t in self.targets if t.name == name), None)

@@ -46,6 +46,17 @@ def target_endpoint_id(prefix: str, target: str) -> str:
     return f"{prefix}-target-{target}"
 
 
+def bootstrap_stack(prefix: str) -> str:
+    """Deployed once by an admin, never by apply. Deliberately not `<prefix>-…`: plan treats every
+    `<prefix>-` stack as its own and would propose deleting one it did not compile."""
+    return f"bootstrap-{prefix}"
+
+
+def github_role(prefix: str, kind: str, env: str) -> str:
+    """The CI role of one environment: kind "plan" or "deploy" (≤ 63 characters with the schema's limits)."""
+    return f"{prefix}-gh-{kind}-{env}"
+
+
 def subnet_group_id(prefix: str) -> str:
     return f"{prefix}-subnets"
 

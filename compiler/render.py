@@ -70,7 +70,8 @@ def render_template(name: str, context: dict) -> dict:
     except jinja2.TemplateError as exc:
         raise RenderError(name, _template_line(exc, name), str(exc)) from None
     try:
-        return yaml.safe_load(text)
+        # libyaml when present: the same result as yaml.safe_load, several times faster on big templates
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
         raise RenderError(name, line, f"rendered output is not valid YAML: {exc.problem}") from None

@@ -134,8 +134,29 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+_FAILED = object()
+
+
+def _compose_fast(text: str) -> object:
+    """libyaml's composer (C, same nodes and marks) for text that cannot hold an anchor or alias;
+    _FAILED when it cannot be used or the text has an error (the Python path below then reports it)."""
+    loader_class = getattr(yaml, "CSafeLoader", None)
+    if loader_class is None or "&" in text or "*" in text:
+        return _FAILED
+    loader = loader_class(text)
+    try:
+        return loader.get_single_node()
+    except yaml.YAMLError:
+        return _FAILED
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, path: str) -> SourceDoc:
     """Parse YAML text into a SourceDoc, raising YamlError with positioned diagnostics."""
+    node = _compose_fast(text)
+    if node is not _FAILED:
+        return _build(node, path)
     try:
         loader = _Loader(text)
         try:
@@ -155,12 +176,16 @@ def parse_yaml(text: str, path: str) -> SourceDoc:
         raise YamlError([Diagnostic("E100", f"invalid YAML: {problem}", path, line, col)]) from None
     except yaml.YAMLError as exc:
         raise YamlError([Diagnostic("E100", f"invalid YAML: {exc}", path, 1, 1)]) from None
-    if node is None:
-        return SourceDoc(path=path, data=None, positions={(): (1, 1)})
-    if loader.first_anchor is not None:
+    if node is not None and loader.first_anchor is not None:
         mark = loader.first_anchor
         raise YamlError([Diagnostic("E102", "YAML anchors and aliases are not allowed: write the values out",
                                     path, mark.line + 1, mark.column + 1)])
+    return _build(node, path)
+
+
+def _build(node: Node | None, path: str) -> SourceDoc:
+    if node is None:
+        return SourceDoc(path=path, data=None, positions={(): (1, 1)})
     builder = _Builder(path)
     data = builder.build(node, ())
     if builder.errors:

@@ -231,8 +231,9 @@ class Applier:
             try:
                 self.progress.emit("start", f"restoring {st.identifier} after the failure", stack=s.stack)
                 ready = task_control.wait_startable(self.gw, [st.identifier], self.timeouts.task)
-                task_control.start(self.gw, ready[st.identifier], P.RESUME_PROCESSING if st.ever_started
-                                   else P.START_REPLICATION)
+                if ready[st.identifier].status not in ("running", "starting"):  # its stop may have failed
+                    task_control.start(self.gw, ready[st.identifier], P.RESUME_PROCESSING if st.ever_started
+                                       else P.START_REPLICATION)
                 task_control.wait(self.gw, [st.identifier], task_control.is_up, "running", self.timeouts.task)
                 self._note_restarted(st.identifier)
                 task_control.untag_stopped(self.gw, st.arn, st.identifier)

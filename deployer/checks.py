@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from deployer import plan as P
+from deployer.diff import rewrites_mappings
 from deployer.live import LiveState, TableStat
 from deployer.mappings_semantics import mappings_equal, settings_subset
 
@@ -44,17 +45,26 @@ def stack_checks(changes: tuple[P.StackChange, ...], flags: Flags, exports: set[
                  imports: dict[str, set[str]]) -> Iterator[P.Check]:
     for c in changes:
         if c.status and c.status not in GOOD_STACK_STATES and c.action != P.DELETE:
-            hint = ("it never finished creating: delete it (aws cloudformation delete-stack) and plan again"
-                    if c.status == "ROLLBACK_COMPLETE" else
-                    "run `aws cloudformation continue-update-rollback` and plan again"
-                    if c.status == "UPDATE_ROLLBACK_FAILED" else "wait for the operation in progress to finish")
-            yield _check("P112", f"stack {c.stack} is {c.status}: {hint}", team=c.team)
+            yield _check("P112", f"stack {c.stack} is {c.status}: {_stack_hint(c.status)}", team=c.team)
         if c.action == P.DELETE:
             yield _check("P108", f"stack {c.stack} will be DELETED with all its tasks (data already in S3 stays)",
                          team=c.team, flag="--allow-delete", acknowledged=flags.allow_delete)
         for name in sorted(imports.get(c.stack, set()) - exports):
             yield _check("P102", f"stack {c.stack} imports {name}, which the base stack does not export",
                          team=c.team)
+
+
+def _stack_hint(status: str) -> str:
+    if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"):
+        return "it never finished creating: delete it (aws cloudformation delete-stack) and plan again"
+    if status == "UPDATE_ROLLBACK_FAILED":
+        return "run `aws cloudformation continue-update-rollback` and plan again"
+    if status == "DELETE_FAILED":
+        return ("a delete failed and CloudFormation cannot update the stack any more: see why in its events "
+                "(aws cloudformation describe-stack-events), remove the cause, delete it again, then plan again")
+    if status.endswith("_IN_PROGRESS"):
+        return "wait for the operation in progress to finish"
+    return "CloudFormation cannot update it in this state: see its events"
 
 
 def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Flags) -> Iterator[P.Check]:
@@ -66,8 +76,9 @@ def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Fla
                 yield _check("P109", f"task {t.identifier} is {live.status}{why}; fix it before changing it",
                              team=t.team, task=t.task)
             if t.action == P.REPLACE:
+                tables = f"{t.table_count} table" + ("" if t.table_count == 1 else "s")
                 yield _check("P107", f"task {t.identifier} will be REPLACED ({'; '.join(t.reasons)}): every one of "
-                             f"its {t.table_count} tables reloads from scratch", team=t.team, task=t.task,
+                             f"its {tables} reloads from scratch", team=t.team, task=t.task,
                              flag="--allow-replace", acknowledged=flags.allow_replace)
             if t.action == P.DELETE and c.action != P.DELETE:
                 yield _check("P108", f"task {t.identifier} will be DELETED (data already in S3 stays)",
@@ -78,28 +89,52 @@ def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Fla
                                  f"({tc.old_version} -> {tc.new_version}); versions only increase",
                                  team=t.team, task=t.task, table=tc.name)
             reloads = [tc for tc in t.tables if tc.kind == P.RELOAD]
-            if reloads and t.table_count == len(reloads) and t.action != P.REPLACE:
-                yield _check("P113", f"task {t.identifier}: reloading every table in place would leave the task "
-                             "without tables between the two steps, which DMS refuses; reload in a second task "
+            later = [tc for tc in t.tables if tc.kind in (P.RELOAD, P.ADD, P.RESUME)]  # loaded in step 2
+            if reloads and t.table_count == len(later) and t.action != P.REPLACE:
+                also = " (the tables it adds or resumes come in step 2 too)" if len(later) > len(reloads) else ""
+                yield _check("P113", f"task {t.identifier}: reloading every table in place{also} would leave the "
+                             "task without tables between the two steps, which DMS refuses; reload in a second task "
                              "(new version next to the old one) instead", team=t.team, task=t.task)
 
 
 def drift_checks(changes: tuple[P.StackChange, ...], state: LiveState, deployed: dict[str, dict],
-                 flags: Flags) -> Iterator[P.Check]:
-    """Live DMS differs from what the deployed stack says (e.g. edited in the console)."""
+                 flags: Flags, wanted: dict[str, dict] | None = None) -> Iterator[P.Check]:
+    """Live DMS differs from what the deployed stack says (e.g. edited in the console).
+
+    `wanted`: task identifier -> the compiled task properties. CloudFormation only sends a property the
+    template changes, so the message says whether this plan overwrites the edit or leaves it in place.
+    """
+    wanted = wanted or {}
     for c in changes:
         for t in c.tasks:
             props = deployed.get(t.identifier)
             live = state.tasks.get(t.identifier)
             if props is None:
+                if t.action == P.CREATE and live is not None:
+                    yield _check("P110", f"task {t.identifier} already exists in DMS but no stack deploys it "
+                                 "(created outside dmsctl, or left behind by a deleted stack): CloudFormation "
+                                 "cannot create a task of that name; delete it in DMS (its data in S3 stays) "
+                                 "and plan again", team=t.team, task=t.task)
                 continue
             if live is None:
-                yield _check("P110", f"task {t.identifier} is in stack {c.stack} but does not exist in DMS",
-                             team=t.team, task=t.task, flag="--allow-drift", acknowledged=flags.allow_drift)
+                if t.action in (P.UPDATE, P.REPLACE) and c.action != P.DELETE:
+                    yield _check("P110", f"task {t.identifier} is in stack {c.stack} but does not exist in DMS: "
+                                 "updating it would fail the stack update", team=t.team, task=t.task)
+                elif t.action != P.DELETE:
+                    yield _check("P110", f"task {t.identifier} is in stack {c.stack} but does not exist in DMS "
+                                 "(deleted outside dmsctl?); CloudFormation does not recreate it: remove it from "
+                                 "the config, apply, then add it back under new versions",
+                                 team=t.team, task=t.task, flag="--allow-drift", acknowledged=flags.allow_drift)
                 continue
+            new = wanted.get(t.identifier)
             if not mappings_equal(props.get("TableMappings"), live.mappings):
+                rewritten = new is None or t.action == P.REPLACE or rewrites_mappings(props, new)
+                what = ("this plan overwrites them" if rewritten else
+                        "this plan leaves them as they are (the task's TableMappings do not change in the "
+                        "template, so CloudFormation does not send them): undo the change in DMS, or change "
+                        "the task's tables in the config")
                 yield _check("P110", f"task {t.identifier}: its TableMappings in DMS differ from the deployed stack "
-                             "(changed outside dmsctl?); this plan overwrites them", team=t.team, task=t.task,
+                             f"(changed outside dmsctl?); {what}", team=t.team, task=t.task,
                              flag="--allow-drift", acknowledged=flags.allow_drift)
             elif live.settings is not None and settings_subset(props.get("ReplicationTaskSettings"), live.settings):
                 keys = ", ".join(settings_subset(props.get("ReplicationTaskSettings"), live.settings)[:5])

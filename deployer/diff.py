@@ -14,6 +14,7 @@ from functools import cache
 from compiler.build import CompiledStack, CompiledTask, CompiledTree
 from deployer import plan as P
 from deployer.live import LiveStack, LiveState, LiveTask
+from deployer.mappings_semantics import live_tables as mapped_tables
 from deployer.mappings_semantics import settings_subset
 
 TASK_TYPE = "AWS::DMS::ReplicationTask"
@@ -126,13 +127,12 @@ def diff_task(task: CompiledTask | None, deployed: dict | None, live: LiveTask |
               replaced_resources: set[str], changed_resources: set[str], paused_before: set,
               region: str, team: str) -> P.TaskChange:
     ident = task.identifier if task else (deployed or {}).get("ReplicationTaskIdentifier", "")
-    name = task.name if task else ident
+    name = task.name if task else (_tag(deployed, "dmsctl:task") or ident)
     status = live.status if live else None
     if task is None:
         return P.TaskChange(team, name, ident, P.DELETE, ("removed from config",),
                             tables=diff_tables_removed(live), live_status=status)
     active = sum(1 for t in task.tables if not t.paused)
-    live_tables = live.tables if live else {}
     run_change = _run_change(task, live)
     if deployed is None:
         tables = tuple(P.TableChange(t.schema, t.table, P.ADD, new_version=t.version, s3_prefix=t.s3_prefix)
@@ -160,7 +160,15 @@ def diff_task(task: CompiledTask | None, deployed: dict | None, live: LiveTask |
              and k not in create_only(TASK_TYPE, region) and deployed.get(k) != new_props.get(k)}
     if other:
         reasons.append("properties change: " + ", ".join(sorted(other)))
-    tables = diff_tables(task, live_tables, paused_before)
+    if replace or rewrites_mappings(deployed, new_props):
+        # CloudFormation sends the task's whole new TableMappings: diff them against what DMS runs
+        # (against the template when the task is missing from DMS: that is drift, P110).
+        tables = diff_tables(task, live.tables if live else mapped_tables(deployed.get("TableMappings")),
+                             paused_before)
+        if not tables and not replace:  # e.g. written differently by another dmsctl version: DMS is still
+            reasons.append("TableMappings change (same tables and versions)")  # modified, so stopped first
+    else:
+        tables = ()  # the template leaves the TableMappings as they are, so the deploy does too (drift: P110)
     if replace:
         action = P.REPLACE
     elif reasons or tables:
@@ -169,6 +177,19 @@ def diff_task(task: CompiledTask | None, deployed: dict | None, live: LiveTask |
         action = P.NONE
     return P.TaskChange(team, name, ident, action, tuple(reasons), tables, run_change, status, active,
                         restart_reloads_all=replace)
+
+
+def rewrites_mappings(deployed: dict | None, new_props: dict | None) -> bool:
+    """Does a deploy send this task new TableMappings? CloudFormation passes a property to DMS only when
+    the template changes it (compared as written), so live edits survive a deploy that does not."""
+    return (deployed or {}).get("TableMappings") != (new_props or {}).get("TableMappings")
+
+
+def _tag(props: dict | None, key: str) -> str | None:
+    tags = (props or {}).get("Tags")
+    if isinstance(tags, list):
+        return next((t.get("Value") for t in tags if isinstance(t, dict) and t.get("Key") == key), None)
+    return None
 
 
 def diff_tables_removed(live: LiveTask | None) -> tuple[P.TableChange, ...]:

@@ -18,6 +18,9 @@ from deployer.mappings_semantics import live_tables
 
 TASK_PAGE = 100  # DescribeReplicationTasks maximum
 STATS_PAGE = 500  # DescribeTableStatistics maximum
+# Stacks that hold nothing: deleted, or created by a change set that was never executed (a first deploy
+# interrupted before ExecuteChangeSet). Both are planned as absent, as stack_deploy.deploy treats them.
+NOT_DEPLOYED = frozenset({"DELETE_COMPLETE", "REVIEW_IN_PROGRESS"})
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,14 @@ class LiveState:
 
 def read_live(gw: Gateway, compiled: CompiledTree) -> LiveState:
     account = gw.call("sts", "get_caller_identity")["Account"]
+    if account != compiled.account_id:
+        return LiveState(account_id=account, stacks={}, tasks={})  # another account: read nothing of it (P114)
     prefix = compiled.resource_prefix + "-"
     compiled_by_name = {s.name: s for s in compiled.stacks}
     stacks = {}
     for s in gw.paginate("cloudformation", "describe_stacks", "Stacks"):
         name = s["StackName"]
-        if not name.startswith(prefix) or s["StackStatus"] == "DELETE_COMPLETE":
+        if not name.startswith(prefix) or s["StackStatus"] in NOT_DEPLOYED:
             continue
         outputs = tuple(sorted((o["OutputKey"], o.get("OutputValue", "")) for o in s.get("Outputs", [])))
         tags = tuple(sorted((t["Key"], t["Value"]) for t in s.get("Tags", [])))

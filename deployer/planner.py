@@ -28,13 +28,18 @@ class Planned:
 
 
 def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) -> dict[str, CompiledStack]:
-    """Step-1 templates of a two-step plan: reloaded tables left out (as if paused), replaced
-    tasks left out entirely (CloudFormation deletes them; step 2 creates them anew)."""
-    reloaded = {(t.team, t.task): {(tc.schema, tc.table) for tc in t.tables if tc.kind == P.RELOAD}
-                for c in changes for t in c.tasks}
-    reloaded = {k: v for k, v in reloaded.items() if v}
+    """Step-1 templates of a two-step plan: replaced tasks left out entirely (CloudFormation deletes
+    them; step 2 creates them anew). In a task that reloads tables, the reloaded tables are left out
+    (as if paused), and so are the tables it adds (left out) or resumes (still paused): step 1 resumes
+    the task, step 2 stops it again to add them all, and a full load must not be running by then."""
+    def keys(t: P.TaskChange, *kinds: str) -> set[tuple[str, str]]:
+        return {(tc.schema, tc.table) for tc in t.tables if tc.kind in kinds}
+
+    reloading = [t for c in changes for t in c.tasks if keys(t, P.RELOAD)]
+    held = {(t.team, t.task): keys(t, P.RELOAD, P.RESUME) for t in reloading}  # paused in step 1
+    added = {(t.team, t.task): keys(t, P.ADD) for t in reloading}  # not in step 1
     replaced = {(t.team, t.task) for c in changes for t in c.tasks if t.action == P.REPLACE}
-    if not reloaded and not replaced:
+    if not held and not replaced:
         return {}
     teams = []
     for team in config.teams:
@@ -42,12 +47,13 @@ def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) 
         for task in team.tasks:
             if (team.name, task.name) in replaced:
                 continue
-            keys = reloaded.get((team.name, task.name), set())
-            tables = tuple(dataclasses.replace(tb, paused=True) if tb.key in keys else tb for tb in task.tables)
+            pause, skip = held.get((team.name, task.name), set()), added.get((team.name, task.name), set())
+            tables = tuple(dataclasses.replace(tb, paused=True) if tb.key in pause else tb
+                           for tb in task.tables if tb.key not in skip)
             tasks.append(dataclasses.replace(task, tables=tables))
         teams.append(dataclasses.replace(team, tasks=tuple(tasks)))
     result = compile_config(dataclasses.replace(config, teams=tuple(teams)))
-    wanted = {team for team, _ in reloaded} | {team for team, _ in replaced}
+    wanted = {team for team, _ in held} | {team for team, _ in replaced}
     return {s.name: s for s in (result.tree.stacks if result.tree else ()) if s.team in wanted}
 
 
@@ -100,6 +106,12 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     if compiled is None or result.config is None:
         raise ValueError("make_plan needs a compiled tree; report the compile diagnostics instead")
     live = read_live(gw, compiled)
+    wrong_account = tuple(C.account_check(compiled.account_id, live.account_id))
+    if wrong_account:  # read_live stopped after GetCallerIdentity: nothing to diff in another account
+        checks = (*C.compile_checks(result.diagnostics), *wrong_account)
+        plan = P.Plan(env=compiled.env, account_id=compiled.account_id, region=compiled.region, stacks=(),
+                      steps=(), checks=tuple(sorted(checks, key=lambda c: (not c.blocks, c.code, c.message))))
+        return Planned(plan=plan, bodies={}, live=live)
     changes = diff(compiled, live)
 
     inter = intermediate_stacks(result.config, changes)
@@ -124,16 +136,21 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
                 for tb in compiled_tasks[t.identifier].tables:
                     if not tb.paused:
                         users.setdefault(tb.s3_prefix, (t.team, t.task, tb.name, P.REPLACE))
-    nonempty = {p: prefix_has_objects(gw, compiled.datalake_bucket, p) for p in sorted(users)}
+    nonempty: dict[str, bool | None] = {}
+    for p in sorted(users):  # None: no bucket (P115); asking again for every other prefix would tell nothing
+        nonempty[p] = None if None in nonempty.values() else prefix_has_objects(gw, compiled.datalake_bucket, p)
 
     owners = {t.identifier: (t.team, t.task) for c in changes for t in c.tasks}
     deployed = {}
     for name, st in live.stacks.items():
         deployed.update({ident: props for ident, (_l, props) in _tasks_in(st.template).items()})
     imports = {s.name: imports_of(s.template) for s in compiled.team_stacks}
-    checks = [*C.compile_checks(result.diagnostics), *C.account_check(compiled.account_id, live.account_id),
+    wanted = {}
+    for s in compiled.stacks:
+        wanted.update({ident: props for ident, (_l, props) in _tasks_in(s.template).items()})
+    checks = [*C.compile_checks(result.diagnostics),
               *C.stack_checks(changes, flags, exports_of(compiled.base.template), imports),
-              *C.task_checks(changes, live, flags), *C.drift_checks(changes, live, deployed, flags),
+              *C.task_checks(changes, live, flags), *C.drift_checks(changes, live, deployed, flags, wanted),
               *C.full_load_checks(stats, owners), *C.s3_checks(nonempty, compiled.datalake_bucket, users)]
     shown = tuple(c for c in changes if c.action != P.NONE or any(t.changed for t in c.tasks))
     plan = P.Plan(env=compiled.env, account_id=compiled.account_id, region=compiled.region, stacks=shown,

@@ -64,10 +64,11 @@ def stack_status(gw: Gateway, stack: str) -> str | None:
 
 
 class EventTail:
-    """New stack events since the deploy started, oldest first."""
+    """New stack events since the deploy started, oldest first (all of them kept in `events`)."""
 
     def __init__(self, gw: Gateway, stack: str):
         self.gw, self.stack, self.seen = gw, stack, set()
+        self.events: list[StackEvent] = []
         self.prime()
 
     def prime(self) -> None:
@@ -88,14 +89,19 @@ class EventTail:
     def new(self) -> list[StackEvent]:
         fresh = [e for e in self._all() if e.event_id not in self.seen]
         self.seen |= {e.event_id for e in fresh}
-        return list(reversed(fresh))
+        fresh.reverse()
+        self.events += fresh
+        return fresh
 
 
 def first_failure(events: list[StackEvent]) -> str:
+    """The cause of a failed operation, from its own events (oldest first): the first resource that
+    failed, else the reason the stack gives for rolling back or failing ("User Initiated" is none)."""
     for e in events:
         if e.status.endswith("_FAILED") and e.reason and "cancelled" not in e.reason.lower():
             return f"{e.logical_id} ({e.resource_type}): {e.reason}"
-    return next((e.reason for e in events if e.reason), "no reason in the stack events")
+    return next((e.reason for e in events if e.reason and e.reason != "User Initiated"),
+                "no reason in the stack events")
 
 
 def deploy(gw: Gateway, stack: str, argument: dict, tags: list[dict], run_id: str, timeout: float,
@@ -126,18 +132,11 @@ def deploy(gw: Gateway, stack: str, argument: dict, tags: list[dict], run_id: st
     gw.call("cloudformation", "execute_change_set", resource=f"stack {stack}", ChangeSetName=arn, StackName=stack)
     final = wait_stack(gw, stack, tail, timeout, on_event)
     if final not in OK_FINAL:
-        events = tail.new()
-        for e in events:
+        for e in tail.new():
             on_event(e)
-        reason = first_failure(list(tail_history(gw, stack)))
+        reason = first_failure(tail.events)  # this deploy's events only: older failures are history
         raise StackFailure(_failure_message(stack, final, reason), stack, final, reason)
     return "created" if change_type == "CREATE" else "updated"
-
-
-def tail_history(gw: Gateway, stack: str) -> list[StackEvent]:
-    t = EventTail.__new__(EventTail)
-    t.gw, t.stack, t.seen = gw, stack, set()
-    return list(reversed(t._all()))
 
 
 def _failure_message(stack: str, status: str, reason: str) -> str:
@@ -166,5 +165,7 @@ def delete(gw: Gateway, stack: str, timeout: float, on_event: Callable[[StackEve
     gw.call("cloudformation", "delete_stack", resource=f"stack {stack}", StackName=stack)
     final = wait_stack(gw, stack, tail, timeout, on_event)
     if final != "DELETE_COMPLETE":
-        raise StackFailure(f"stack {stack} could not be deleted ({final}): {first_failure(tail_history(gw, stack))}",
-                           stack, final, "")
+        for e in tail.new():
+            on_event(e)
+        reason = first_failure(tail.events)
+        raise StackFailure(f"stack {stack} could not be deleted ({final}): {reason}", stack, final, reason)

@@ -31,6 +31,7 @@ class TaskState:
     ever_started: bool
     last_failure: str | None
     endpoints: tuple[str, ...] = ()
+    instance_arn: str = ""
 
 
 def describe(gw: Gateway, identifiers: list[str]) -> dict[str, TaskState]:
@@ -41,7 +42,8 @@ def describe(gw: Gateway, identifiers: list[str]) -> dict[str, TaskState]:
     return {r["ReplicationTaskIdentifier"]: TaskState(
         r["ReplicationTaskIdentifier"], r["ReplicationTaskArn"], r.get("Status", ""), r.get("StopReason"),
         r.get("MigrationType", ""), "ReplicationTaskStartDate" in r, r.get("LastFailureMessage"),
-        tuple(a for a in (r.get("SourceEndpointArn"), r.get("TargetEndpointArn")) if a)) for r in rows}
+        tuple(a for a in (r.get("SourceEndpointArn"), r.get("TargetEndpointArn")) if a),
+        r.get("ReplicationInstanceArn", "")) for r in rows}
 
 
 def assert_no_full_load(gw: Gateway, state: TaskState) -> None:
@@ -75,20 +77,28 @@ STARTABLE = frozenset({"ready", "stopped", "failed"})
 
 
 def wait_startable(gw: Gateway, identifiers: list[str], timeout: float) -> dict[str, TaskState]:
-    """New tasks must finish creating, and their endpoints' connection tests must not be running."""
+    """New tasks must finish creating, and their endpoints' connection tests must not be running.
+
+    Only the tests of each task's own (replication instance, endpoint) pairs count: DescribeConnections
+    also lists tests of the same endpoints from other instances (other teams'), which may well fail
+    (no network path from there) and say nothing about these tasks."""
     states = wait(gw, identifiers, lambda t: t.status in STARTABLE | {"running", "starting"}, "created", timeout)
-    endpoints = sorted({e for t in states.values() for e in t.endpoints})
+    pairs = {(t.instance_arn, e) for t in states.values() for e in t.endpoints}
+    endpoints = sorted({e for _, e in pairs})
     if not endpoints:
         return states
 
     def connections():
-        return gw.paginate("dms", "describe_connections", "Connections", resource="endpoint connection tests",
+        rows = gw.paginate("dms", "describe_connections", "Connections", resource="endpoint connection tests",
                            Filters=[{"Name": "endpoint-arn", "Values": endpoints}])
+        return [r for r in rows if (r.get("ReplicationInstanceArn"), r.get("EndpointArn")) in pairs]
 
     def failed(rows) -> str | None:
         bad = [r for r in rows if r.get("Status") == "failed"]
         if bad:
             return "; ".join(f"connection test of endpoint {r.get('EndpointIdentifier', r.get('EndpointArn'))} "
+                             f"from replication instance "
+                             f"{r.get('ReplicationInstanceIdentifier', r.get('ReplicationInstanceArn'))} "
                              f"failed: {r.get('LastFailureMessage', 'no reason given')}" for r in bad)
         return None
 

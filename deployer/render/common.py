@@ -32,6 +32,8 @@ SYMBOLS = {CREATE: "+", ADD: "+", DELETE: "-", REMOVE: "-", UPDATE: "~", REPLACE
            RELOAD: "↻", PAUSE: "‖", RESUME: "▶", NONE: " "}
 
 NO_CHANGES = "No changes. DMS matches the configuration."
+# No step, but checks were raised (drift, a stack in a bad state...): DMS need not match the configuration.
+NOTHING_TO_DEPLOY = "No changes to deploy, but see the checks."
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -70,10 +72,10 @@ def location(check: Check) -> str:
 def summary_line(plan: Plan) -> str:
     """`Plan: 2 steps; 1 stack to update; 3 tasks to update, 1 to replace; 5 tables to add, 2 tasks stopped.`
 
-    Only non-zero counts; `No changes. …` when there is no step.
+    Only non-zero counts; `No changes. …` when there is no step (and no check says otherwise).
     """
     if not plan.has_changes:
-        return NO_CHANGES
+        return NOTHING_TO_DEPLOY if plan.checks else NO_CHANGES
     s: Summary = plan.summary
     groups = [
         _group("stack", [(s.stacks_to_create, "create"), (s.stacks_to_update, "update"),

@@ -12,7 +12,7 @@ import html
 import re
 from collections import Counter
 
-from deployer.plan import Check, Plan, StackChange, StackStep, Step
+from deployer.plan import NONE, Check, Plan, StackChange, StackStep, Step
 from deployer.render.common import (
     changed_stacks,
     disruptions,
@@ -88,7 +88,8 @@ def _step_full(step: Step, total: int) -> str:
 def _stack_step(ss: StackStep) -> str:
     parts = [f"stop {', '.join(code(t) for t in ss.stop)}"] if ss.stop else []
     template = f" (template {code(ss.template_sha256[:12])})" if ss.template_sha256 else ""
-    parts.append(f"**{ss.action}**{template}")
+    parts.append("**keep** (template unchanged: not deployed)" if ss.action == NONE
+                 else f"**{ss.action}**{template}")
     if ss.start:
         parts.append(", ".join(f"{'resume' if s.start_type == 'resume-processing' else 'start'} "
                                f"{code(s.identifier)} ({s.start_type})" for s in ss.start))
@@ -100,7 +101,8 @@ def _stack_step(ss: StackStep) -> str:
 
 def _step_short(step: Step, total: int) -> str:
     actions = Counter(ss.action for ss in step.stacks)
-    parts = [", ".join(f"{verb} {plural(n, 'stack')}" for verb, n in sorted(actions.items()))]
+    verbs = {NONE: "keep"}
+    parts = [", ".join(f"{verbs.get(verb, verb)} {plural(n, 'stack')}" for verb, n in sorted(actions.items()))]
     stopped, started, dropped = (sum(len(getattr(ss, attr)) for ss in step.stacks)
                                  for attr in ("stop", "start", "wait_dropped"))
     parts += [f"stop {plural(stopped, 'task')}"] if stopped else []

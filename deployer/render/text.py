@@ -148,9 +148,12 @@ def _step(step: Step, total: int, paint: _Paint) -> list[str]:
 
 def _stack_step(ss: StackStep, paint: _Paint) -> list[str]:
     lines = [f"    stop    {task}" for task in ss.stop]
-    template = f" (template {ss.template_sha256[:12]})" if ss.template_sha256 else ""
-    verb = paint(f"{ss.action:<7}", _COLOURS.get(SYMBOLS.get(ss.action, "")))
-    lines.append(f"    {verb} {ss.stack}{template}")
+    if ss.action == NONE:  # only tasks stop or start: the template is unchanged
+        lines.append(f"    {'keep':<7} {ss.stack} (template unchanged: not deployed)")
+    else:
+        template = f" (template {ss.template_sha256[:12]})" if ss.template_sha256 else ""
+        verb = paint(f"{ss.action:<7}", _COLOURS.get(SYMBOLS.get(ss.action, "")))
+        lines.append(f"    {verb} {ss.stack}{template}")
     for start in ss.start:
         verb = "resume" if start.start_type == RESUME_PROCESSING else "start"
         lines.append(f"    {verb:<7} {start.identifier} ({start.start_type})")

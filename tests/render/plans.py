@@ -151,9 +151,9 @@ def two_step_reload() -> Plan:
             stack_step("growth", 1, start=start("dmsctl-growth-users-reload")))),
         Step(2, STEP_2_OF_2, (stack_step("food", 2, (foodsearch,), resume(foodsearch)),)),
     )
-    checks = [Check("P310", "warning", "users.accounts is replicated by 2 tasks (users-cdc v202008040000, "
-                    "users-reload v202011191200): remove the old version once the new one has caught up",
-                    team="growth", table="users.accounts")]
+    checks = [Check("P110", "warning", "task dmsctl-growth-users-cdc: settings in DMS differ from the deployed "
+                    "stack (ChangeProcessingTuning.BatchApplyTimeoutMax)", team="growth", task="users-cdc",
+                    acknowledged_by="--allow-drift")]
     return make_plan([food, growth], steps, checks)
 
 
@@ -178,15 +178,17 @@ def no_go() -> Plan:
         stack_step("growth", 1, ("dmsctl-growth-users-reload",), resume("dmsctl-growth-users-reload")),
         stack_step("payments", 1, ("dmsctl-payments-billing-cdc",), start("dmsctl-payments-billing-cdc"))))
     checks = [
-        Check("P404", "warning", "stack has drifted: FoodMain AllocatedStorage is 200 live, 100 in the "
-              "template; the deploy sets it back to 100", team="food"),
-        Check("P401", "error", "task would be replaced, reloading all 3 tables from scratch: "
-              "re-run with --allow-replace if this is intended", team="payments", task="billing-cdc"),
-        Check("P402", "error", "full load in progress (62% after 9h40m): stopping the task for this deploy "
-              "would restart it; deploy once it reaches CDC", team="growth", task="users-reload",
-              table="users.accounts"),
-        Check("P403", "error", f"s3://acme-datalake-staging/{nutrients.s3_prefix} already holds 42 objects: "
-              "bump the version", team="food", task="foodsearch", table="foodsearch.nutrients"),
+        Check("P110", "warning", "task dmsctl-food-foodsearch: settings in DMS differ from the deployed stack "
+              "(Logging.EnableLogging)", team="food", task="foodsearch", acknowledged_by="--allow-drift"),
+        Check("P105", "error", f"s3://acme-datalake-staging/{nutrients.s3_prefix} already holds data and "
+              "foodsearch.nutrients would load into it (never overwrite replicated data): bump the table's version "
+              "so it loads into a new prefix", team="food", task="foodsearch", table="foodsearch.nutrients"),
+        Check("P106", "error", "task dmsctl-growth-users-reload would be stopped while users.accounts is in "
+              "Full load (1,234,567 rows so far): stopping restarts that load from zero; wait until it completes, "
+              "then plan again", team="growth", task="users-reload", table="users.accounts"),
+        Check("P107", "error", "task dmsctl-payments-billing-cdc will be REPLACED (SourceEndpointArn changes "
+              "(Ref:SourceBillingdb -> Ref:SourceBillingdbV2)): every one of its 3 tables reloads from scratch "
+              "(acknowledge with --allow-replace)", team="payments", task="billing-cdc"),
     ]
     return make_plan([food, growth, payments], [step], checks)
 
@@ -227,9 +229,8 @@ def removed_team() -> Plan:
                    ResourceChange("OrdersdbSource", "AWS::DMS::Endpoint", DELETE)))
     step = Step(1, ONE_STEP, (StackStep("dmsctl-team-legacy", DELETE, None,
                                         stop=("dmsctl-legacy-orders-cdc",)),))
-    checks = [Check("P405", "warning", "stack dmsctl-team-legacy and its 1 task will be deleted: "
-                    "replication of 2 tables stops (their S3 data stays)", team="legacy",
-                    acknowledged_by="--allow-delete")]
+    checks = [Check("P108", "warning", "stack dmsctl-team-legacy will be DELETED with all its tasks (data already "
+                    "in S3 stays)", team="legacy", acknowledged_by="--allow-delete")]
     return make_plan([legacy], [step], checks)
 
 

@@ -147,7 +147,7 @@ def test_markdown_order_marker_first() -> None:
 
 def test_checks_errors_first_with_acknowledgement() -> None:
     text = render_text(plans.no_go())
-    assert text.index("P403 error") < text.index("P404 warning")
+    assert text.index("P105 error") < text.index("P110 warning")
     removed = plans.removed_team()
     assert "(acknowledged by --allow-delete)" in render_text(removed)
     assert "warning (acknowledged by --allow-delete)" in render_markdown(removed)
@@ -226,9 +226,9 @@ def test_markdown_respects_any_limit(limit: int) -> None:
 
 
 def test_markdown_keeps_blocking_checks_when_cut() -> None:
-    md = render_markdown(plans.no_go(), limit=1_800)
+    md = render_markdown(plans.no_go(), limit=2_000)
     assert "<details>" in md  # a shortened first section
-    for code in ("P401", "P402", "P403", "P404"):
+    for code in ("P105", "P106", "P107", "P110"):
         assert f"| {code} |" in md
     assert "**Step 1 of 1**: deploy all changes — update 3 stacks; stop 3 tasks; start or resume 3 tasks" \
         in md

@@ -1,0 +1,195 @@
+"""Targets (each a pass/fail verdict) and the Markdown summary of a benchmark run."""
+
+from __future__ import annotations
+
+COMPILE_LIMIT_S = 2.0
+PLAN_SLACK = 2
+REFRESH_RATIO_MIN = 10.0
+PARALLEL_RATIO_MAX = 1.5
+
+
+def _target(name: str, value, limit: str, ok: bool, note: str = "") -> dict:
+    return {"target": name, "value": value, "limit": limit, "pass": bool(ok), "note": note}
+
+
+def targets(res: dict) -> list[dict]:
+    sizes, apply_ = res["sizes"], res["apply"]
+    big = sizes[-1]
+    label = f"{big['teams']} teams x {big['tables_per_team']} tables"
+    over = {s["teams"]: s["plan"]["total"] - s["plan"]["lower_bound_total"] for s in sizes}
+    sane = all(s["plan"]["plan"]["go"] and not s["plan"]["nochange_has_changes"] for s in sizes)
+    refresh = big["plan"]["per_resource_refresh"]["dms_resources"] / max(big["plan"]["total"], 1)
+    lint_ok = all(
+        s["lint"]["cold_linted"] == s["lint"]["templates"]
+        and s["lint"]["warm_linted"] == s["lint"]["changed_templates"]
+        and s["lint"]["warm_cached"] == s["lint"]["templates"] - s["lint"]["changed_templates"]
+        for s in sizes
+    )
+    runs = [apply_[r] for r in ("one", "k_default", "k_parallel_k")]
+    stopped, changed = sum(r["tasks_stopped"] for r in runs), sum(r["tasks_changed_running"] for r in runs)
+    extra = sorted({t for r in runs for t in r["stopped_unchanged"]})
+    stop_ratio = round(stopped / changed, 3) if changed else None
+    one, many = apply_["one"]["wall_seconds_real"], apply_["k_default"]["wall_seconds_real"]
+    wide = apply_["k_parallel_k"]["wall_seconds_real"]
+    k = apply_["k"]
+    return [
+        _target(
+            "plan calls <= lower bound + 2 (every size)",
+            over,
+            f"<= {PLAN_SLACK} over",
+            sane and all(v <= PLAN_SLACK for v in over.values()),
+            "calls over the bound, by team count"
+            + ("" if sane else "; a plan was no-go, or the seeded state did not plan as No changes"),
+        ),
+        _target(
+            f"per-resource refresh / plan calls ({label})",
+            round(refresh, 1),
+            f">= {REFRESH_RATIO_MIN:g}",
+            refresh >= REFRESH_RATIO_MIN,
+        ),
+        _target(
+            f"compile + validate, no cfn-lint ({label})",
+            big["compile"]["seconds"],
+            f"< {COMPILE_LIMIT_S:g} s",
+            big["compile"]["seconds"] < COMPILE_LIMIT_S,
+            "median of warm runs",
+        ),
+        _target(
+            "cfn-lint re-runs only changed templates (every size)",
+            {s["teams"]: f"{s['lint']['warm_linted']}/{s['lint']['changed_templates']}" for s in sizes},
+            "linted == changed",
+            lint_ok,
+            "templates linted again / templates changed, after a one-team change",
+        ),
+        _target(
+            "tasks stopped / tasks changed",
+            stop_ratio,
+            "== 1.0",
+            stop_ratio == 1.0 and not extra and all(r["exit_code"] == 0 for r in runs),
+            f"{stopped} stopped, {changed} changed and running"
+            + (f"; unchanged but stopped: {extra}" if extra else ""),
+        ),
+        _target(
+            f"apply wall time, {k} teams / 1 team (default --parallel {apply_['default_parallelism']})",
+            round(many / one, 2),
+            f"<= {PARALLEL_RATIO_MAX:g}",
+            many / one <= PARALLEL_RATIO_MAX,
+            f"with --parallel {k}: {wide / one:.2f}",
+        ),
+    ]
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def markdown(res: dict) -> str:
+    m = res["meta"]
+    out = [
+        f"dmsctl benchmarks, {m['date']}: {m['machine']['nproc']} CPUs, {m['machine']['memory_gib']} GiB, "
+        f"Python {m['machine']['python']}, load average {m['machine']['load_average_at_start'][0]:.1f} "
+        "at start; "
+        f"tasks/team {m['tasks_per_team']}, tables/team {m['tables_per_team']}",
+        "",
+    ]
+    out += [
+        _row(
+            [
+                "teams",
+                "tasks",
+                "tables",
+                "compile s (cpu)",
+                "cfn-lint cold s (linted)",
+                "cfn-lint warm s (linted)",
+                "seed s",
+                "plan calls",
+                "lower bound",
+                "per-resource",
+                "plan s (first / median)",
+            ]
+        ),
+        _row(["---:"] * 11),
+    ]
+    for s in res["sizes"]:
+        p, lint = s["plan"], s["lint"]
+        out.append(
+            _row(
+                [
+                    s["teams"],
+                    s["tasks"],
+                    s["tables"],
+                    f"{s['compile']['seconds']} ({s['compile']['cpu_seconds']})",
+                    f"{lint['cold_seconds']} ({lint['cold_linted']})",
+                    f"{lint['warm_seconds']} ({lint['warm_linted']})",
+                    s["setup"]["seconds"],
+                    p["total"],
+                    p["lower_bound_total"],
+                    p["per_resource_refresh"]["dms_resources"],
+                    f"{p['first_seconds']} / {p['seconds']}",
+                ]
+            )
+        )
+    big = res["sizes"][-1]["plan"]
+    ops = sorted(set(big["calls"]) | set(big["lower_bound"]))
+    out += [
+        "",
+        f"Plan calls by operation at {res['sizes'][-1]['teams']} teams ({big['stacks_in_account']} stacks, "
+        f"{big['describe_stacks_page']} per DescribeStacks page): "
+        + ", ".join(f"{op} {big['calls'].get(op, 0)} (bound {big['lower_bound'].get(op, 0)})" for op in ops)
+        + f". Requests the sandbox received for them: {big['served_by_sandbox_all_runs']} for "
+        f"{big['sent_all_runs']} counted (equal: no retries, nothing uncounted).",
+    ]
+    mem = res["memory"]
+    out += [
+        "",
+        f"Peak memory at {mem['teams']} teams (tracemalloc): compile {mem['compile_mib']} MiB, "
+        f"plan {mem['plan_mib']} MiB (each measured in a fresh process)",
+    ]
+    a = res["apply"]
+    out += [
+        "",
+        f"Apply ({a['teams']} teams, CloudFormation {a['cfn_latency_seconds']:g} s per stack, clock x"
+        f"{a['clock_factor']:g}, seeding {a['setup']['seconds']} s):",
+        "",
+        _row(
+            [
+                "run",
+                "teams changed",
+                "--parallel",
+                "tasks changed (running)",
+                "tasks stopped",
+                "task-seconds stopped (sim)",
+                "wall s (real)",
+                "wall s (sim)",
+                "AWS calls",
+            ]
+        ),
+        _row(["---"] * 9),
+    ]
+    for name in ("one", "k_default", "k_parallel_k"):
+        r = a[name]
+        out.append(
+            _row(
+                [
+                    name,
+                    r["teams_changed"],
+                    r["parallelism"],
+                    f"{r['tasks_changed']} ({r['tasks_changed_running']})",
+                    r["tasks_stopped"],
+                    r["task_seconds_stopped"],
+                    r["wall_seconds_real"],
+                    r["wall_seconds_sim"],
+                    r["aws_calls"],
+                ]
+            )
+        )
+    out += ["", _row(["target", "value", "limit", "verdict"]), _row(["---"] * 4)]
+    for t in res["targets"]:
+        value = (
+            t["value"]
+            if not isinstance(t["value"], dict)
+            else ", ".join(f"{k}: {v}" for k, v in t["value"].items())
+        )
+        note = f" ({t['note']})" if t["note"] else ""
+        out.append(_row([t["target"], f"{value}{note}", t["limit"], "PASS" if t["pass"] else "**FAIL**"]))
+    return "\n".join(out)

@@ -1,0 +1,139 @@
+"""An apply that dies at a step boundary (the process is killed: no restore, no lock release, no run
+record), then: the next apply is refused naming the dead run, `dmsctl unlock --id RUN` removes its
+lock, and the apply after that converges (tasks left stopped are resumed; a half-done reload ends
+with the new version loaded into its new prefix and nothing overwritten).
+"""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from deployer import task_control
+from deployer.apply import Applier
+from deployer.cli.main import cli
+from deployer.lock import Lock, LockHeld
+from tests.e2e.apply_helpers import (
+    BUCKET,
+    SETTLE,
+    Crash,
+    applier,
+    assert_no_stopped_by_tags,
+    assert_safe_and_converged,
+    bump_foods,
+    deploy_examples,
+    lock_holder,
+    resource_mutations,
+    status,
+    tasks,
+    tree,
+    tune_foodsearch,
+)
+
+pytestmark = pytest.mark.usefixtures("shared_botocore_loader")
+
+FOODSEARCH = "dmsctl-food-foodsearch"
+FOODS_OLD = "replication/food/fooddb/foodsearch/foods/v202008040000/"
+FOODS_NEW = "replication/food/fooddb/foodsearch/foods/v202111230900/"
+
+
+def _die(*_args, **_kwargs):
+    raise Crash("killed")
+
+
+def _die_after(real):
+    def wrapped(*args, **kwargs):
+        real(*args, **kwargs)
+        raise Crash("killed right after")
+
+    return wrapped
+
+
+def _deploy_dies_on(n: int):
+    """Install: the n-th stack deploy of the run dies before it starts."""
+    def install(m):
+        real, calls = Applier._deploy, []
+
+        def deploy(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == n:
+                raise Crash(f"killed before deploy {n}")
+            return real(self, *args, **kwargs)
+
+        m.setattr(Applier, "_deploy", deploy)
+
+    return install
+
+
+# crash point -> (config change, how to die, status of foodsearch right after the crash)
+CRASHES = {
+    "tagged, before stop": (tune_foodsearch, lambda m: m.setattr(task_control, "stop", _die), "running"),
+    "after stop, before deploy": (tune_foodsearch, _deploy_dies_on(1), "stopped"),
+    "after deploy, before start": (tune_foodsearch, lambda m: m.setattr(Applier, "_start", _die), "stopped"),
+    "resume, before StartReplicationTask": (
+        tune_foodsearch, lambda m: m.setattr(task_control, "start", _die), "stopped"),
+    "resume, after StartReplicationTask": (
+        tune_foodsearch, lambda m: m.setattr(task_control, "start", _die_after(task_control.start)),
+        "starting"),
+    "reload, between step 1 and step 2": (
+        bump_foods, lambda m: m.setattr(task_control, "wait_dropped", _die_after(task_control.wait_dropped)),
+        "running"),
+    "reload, step 2 after stop, before deploy": (bump_foods, _deploy_dies_on(2), "stopped"),
+}
+
+
+def _crashing_apply(harness, cfg, monkeypatch, install) -> Applier:
+    """Run apply until it dies; like a killed process it releases nothing and records nothing."""
+    with monkeypatch.context() as m:
+        m.setattr(Lock, "release", lambda self: None)
+        m.setattr(Lock, "record_run", lambda self, run_id, record: None)
+        install(m)
+        run = applier(harness, cfg)
+        with pytest.raises(Crash):
+            run.run()
+    return run
+
+
+@pytest.mark.parametrize("point", list(CRASHES))
+def test_crash_then_refused_then_unlock_then_converges(harness, sandbox, tmp_path, monkeypatch, point):
+    mutate, install, left = CRASHES[point]
+    deploy_examples(harness, sandbox, tmp_path)
+    old_keys = set(sandbox.s3_keys(BUCKET, FOODS_OLD))
+    cfg = tree(tmp_path / "after", mutate)
+
+    dead = _crashing_apply(harness, cfg, monkeypatch, install)
+    assert status(sandbox, FOODSEARCH) == left
+    holder = lock_holder(harness, cfg)
+    assert holder is not None and holder.run_id == dead.run_id
+
+    mark = sandbox.calls.mark()
+    with pytest.raises(LockHeld) as refused:
+        harness.apply(cfg)
+    assert dead.run_id in str(refused.value) and dead.record.owner in str(refused.value)
+    assert f"dmsctl unlock --env staging --id {dead.run_id}" in str(refused.value)
+    assert resource_mutations(sandbox.calls.since(mark)) == []
+
+    wrong = CliRunner().invoke(cli, ["--config-dir", str(cfg), "unlock", "--id", "not-the-holder"])
+    assert wrong.exit_code == 1 and dead.run_id in wrong.output
+    unlocked = CliRunner().invoke(cli, ["--config-dir", str(cfg), "unlock", "--id", dead.run_id])
+    assert unlocked.exit_code == 0, unlocked.output
+    assert f"removed the staging lock of run {dead.run_id}" in unlocked.output
+    assert lock_holder(harness, cfg) is None
+
+    code, third, progress = harness.apply(cfg)
+    assert code == 0 and third.record.result in ("applied", "no-changes"), \
+        [e.message for e in progress.events]
+    if third.record.result == "no-changes":  # the dead run had started it: "starting" counts as running
+        assert left == "starting"
+        sandbox.advance(60)
+    assert status(sandbox, FOODSEARCH) == "running"
+    assert_safe_and_converged(harness, sandbox, cfg)
+    if point != "resume, after StartReplicationTask":  # then the dead run's tag outlives it: nothing to do
+        assert_no_stopped_by_tags(harness, sandbox, cfg)
+    if mutate is bump_foods:
+        sandbox.advance(SETTLE)
+        assert any(k.endswith("/LOAD00000001.parquet") for k in sandbox.s3_keys(BUCKET, FOODS_NEW))
+        assert old_keys <= set(sandbox.s3_keys(BUCKET, FOODS_OLD))
+        assert sandbox.tables(FOODSEARCH)["foodsearch.foods"]["state"] == "Table completed"
+        assert sandbox.overwrites == []
+    assert all(info["restarts"] == 0 for i in tasks(sandbox) for info in sandbox.tables(i).values())
