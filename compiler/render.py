@@ -23,7 +23,7 @@ from compiler.settings import task_settings
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 SETTINGS_KEYS = {"mysql": "MySqlSettings", "mariadb": "MySqlSettings", "aurora": "MySqlSettings",
                  "postgres": "PostgreSqlSettings", "aurora-postgresql": "PostgreSqlSettings",
-                 "sqlserver": "MicrosoftSQLServerSettings", "oracle": "OracleSettings"}
+                 "sqlserver": "MicrosoftSqlServerSettings", "oracle": "OracleSettings"}
 
 
 class RenderError(Exception):

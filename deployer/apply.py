@@ -58,7 +58,7 @@ class RunRecord:
 
 class Applier:
     def __init__(self, gw: Gateway, result: CompileResult, progress: Progress, *, flags: Flags = Flags(),
-                 timeouts: Timeouts = Timeouts(), parallelism: int = 4, run_id: str | None = None,
+                 timeouts: Timeouts = Timeouts(), parallelism: int = 10, run_id: str | None = None,
                  owner: str | None = None):
         if gw.read_only:
             raise ValueError("apply needs a writable gateway")

@@ -52,6 +52,8 @@ def normalize_mappings(doc: str | dict | None) -> frozenset[str]:
 
 
 def mappings_equal(a: str | dict | None, b: str | dict | None) -> bool:
+    if isinstance(a, str) and a == b:
+        return True  # the common case: nothing changed, no parsing needed
     return normalize_mappings(a) == normalize_mappings(b)
 
 

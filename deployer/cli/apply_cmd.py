@@ -31,7 +31,7 @@ from deployer.progress import NullSink, PlainSink, Progress, RichSink
               help="json: print a machine-readable run record at the end instead of progress lines.")
 @click.option("--timeout", default=3600, show_default=True, type=click.IntRange(60),
               help="Seconds to wait for one stack deploy or one batch of tasks to stop/start.")
-@click.option("--parallel", default=4, show_default=True, type=click.IntRange(1, 32),
+@click.option("--parallel", default=10, show_default=True, type=click.IntRange(1, 32),
               help="Team stacks deployed at once.")
 @click.option("--no-color", is_flag=True)
 @click.option("--lint/--no-lint", default=True, show_default=True)

@@ -600,3 +600,15 @@ def test_e213_logging_keys_are_managed_by_dms(tmp_path):
     result = compile_tree(write_tree(tmp_path, teams={"alpha": team}), "staging")
     found = [d for d in result.diagnostics if d.code == "E213"]
     assert len(found) == 1 and "DMS manages it" in found[0].message and "S3" not in found[0].message
+
+
+def test_every_source_engine_compiles_cfn_lint_clean(tmp_path):
+    engines = ["mysql", "mariadb", "aurora", "postgres", "aurora-postgresql", "sqlserver", "oracle"]
+    team = minimal_team()
+    team["sources"] = {e: {"engine": e, "server": "db.internal", "database": "app", "secret_id": f"dms/{e}"}
+                       for e in engines}
+    team["tasks"] = {f"t-{e}": {"source": e, "instance": "main", "target": "s3-10min", "migration_type": "cdc",
+                                "tables": [{"schema": "app", "table": "t", "version": "v202001010000"}]}
+                     for e in engines}
+    result = compile_tree(write_tree(tmp_path, teams={"alpha": team}), "staging", Linter(cache_dir=tmp_path / "c"))
+    assert result.ok and [d for d in result.diagnostics if d.code in ("E302", "W302")] == []
