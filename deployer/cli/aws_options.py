@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -39,4 +40,4 @@ def compiled(config_dir: str, env: str | None, lint: bool = True) -> CompileResu
 
 
 def use_color(no_color: bool) -> bool:
-    return not no_color and "NO_COLOR" not in os.environ and click.get_text_stream("stdout").isatty()
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import types
 
-import click
 import pytest
 from click.testing import CliRunner
 
@@ -36,15 +36,7 @@ def tty(monkeypatch):
         def isatty(self) -> bool:
             return True
 
-    class Click:  # aws_options' `click`, with stdout a terminal
-        def __getattr__(self, name):
-            return getattr(click, name)
-
-        @staticmethod
-        def get_text_stream(name):
-            return Terminal()
-
-    monkeypatch.setattr(aws_options, "click", Click())
+    monkeypatch.setattr(aws_options, "sys", types.SimpleNamespace(stdout=Terminal()))
 
 
 def test_exit_codes_no_changes_changes_and_no_go(world: World, run) -> None:
