@@ -46,6 +46,47 @@ def target_endpoint_id(prefix: str, target: str) -> str:
     return f"{prefix}-target-{target}"
 
 
+def export_endpoint_id(prefix: str, team: str, task: str) -> str:
+    """The S3 target endpoint of one dated-export task: each run points its BucketFolder at the run's date."""
+    return f"{prefix}-{team}-{task}-export"
+
+
+def export_root(root_prefix: str, team: str, task: str) -> str:
+    return f"{root_prefix}/{team}/export/{task}"
+
+
+def export_folder(root_prefix: str, team: str, task: str, when, output: str) -> str:
+    """The BucketFolder of one export run at `when` (a datetime, UTC): dated -> YYYY/MM/DD,
+    timestamped -> YYYY/MM/DD/HHMMSS. No trailing slash (DMS appends /<schema>/<table>/)."""
+    stamp = when.strftime("%Y/%m/%d") if output == "dated" else when.strftime("%Y/%m/%d/%H%M%S")
+    return f"{export_root(root_prefix, team, task)}/{stamp}"
+
+
+def state_machine_name(prefix: str, team: str, task: str) -> str:
+    return f"{prefix}-{team}-{task}"
+
+
+def schedule_rule_name(prefix: str, team: str, task: str) -> str:
+    return f"{prefix}-{team}-{task}-schedule"
+
+
+def events_topic(prefix: str, team: str) -> str:
+    """The team's SNS topic and DMS event subscription."""
+    return f"{prefix}-{team}-events"
+
+
+def checkpoint_key(task_identifier: str) -> str:
+    return f"checkpoint#{task_identifier}"
+
+
+def metrics_key(task_identifier: str) -> str:
+    return f"metrics#{task_identifier}"
+
+
+def handover_key(task_identifier: str) -> str:
+    return f"handover#{task_identifier}"
+
+
 def bootstrap_stack(prefix: str) -> str:
     """Deployed once by an admin, never by apply. Deliberately not `<prefix>-…`: plan treats every
     `<prefix>-` stack as its own and would propose deleting one it did not compile."""
