@@ -17,7 +17,8 @@ from compiler.config import RawTree, read_tree, resolve
 from compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from compiler.lint import Linter
 from compiler.model import ConfigTree, Team
-from compiler.render import RenderError, base_context, render_template, task_payload, team_context
+from compiler.render import (RenderError, base_context, render_template, task_groups, task_payload, tasks_context,
+                             team_context)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class CompiledTask:
 @dataclass(frozen=True)
 class CompiledStack:
     name: str
-    kind: str  # "base" | "team"
+    kind: str  # "base" | "team" | "tasks" (a team's task stack, see Task.stack)
     team: str | None
     body: str  # template as deployed: canonical compact JSON
     tasks: tuple[CompiledTask, ...] = ()
@@ -78,7 +79,7 @@ class CompiledTree:
     resource_prefix: str
     datalake_bucket: str
     artifacts_bucket: str
-    stacks: tuple[CompiledStack, ...]  # base first, then teams by name
+    stacks: tuple[CompiledStack, ...]  # base first, then per team (by name): its team stack, its task stacks
     all_teams: tuple[str, ...] = ()
 
     @property
@@ -105,11 +106,15 @@ class CompileResult:
         return self.tree is not None and not has_errors(self.diagnostics)
 
 
-def _compiled_tasks(config: ConfigTree, team: Team, payloads: dict | None = None) -> tuple[CompiledTask, ...]:
-    """`payloads`: task name -> (mappings, settings) when the template's context already built them."""
+def _compiled_tasks(config: ConfigTree, team: Team, payloads: dict | None = None,
+                    group: str | None = None) -> tuple[CompiledTask, ...]:
+    """The tasks of one stack: the team stack (`group` None) or one task stack. `payloads`: task name ->
+    (mappings, settings) when the template's context already built them."""
     prefix, root = config.base.resource_prefix, config.base.root_prefix
     out = []
     for task in team.tasks:
+        if task.stack != group:
+            continue
         mappings, settings = payloads[task.name] if payloads else task_payload(team, task)
         tables = tuple(CompiledTable(t.schema, t.table, t.version, t.paused,
                                      naming.table_prefix(root, team.name, task.source, t.schema, t.table, t.version))
@@ -145,6 +150,9 @@ def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnos
     for team in config.teams:
         jobs.append((naming.team_stack(prefix, team.name), "team", team, "team.yaml.j2",
                      lambda team=team: team_context(config, team)))
+        for group in task_groups(team):
+            jobs.append((naming.task_stack(prefix, team.name, group), "tasks", team, "tasks.yaml.j2",
+                         lambda team=team, group=group: tasks_context(config, team, group)))
     for name, kind, team, template_name, context in jobs:
         try:
             ctx = context()
@@ -154,7 +162,7 @@ def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnos
                                     line=exc.line))
             continue
         payloads = {t["model"].name: (t["mappings"], t["settings"]) for t in ctx.get("tasks", ())}
-        tasks = _compiled_tasks(config, team, payloads) if team is not None else ()
+        tasks = _compiled_tasks(config, team, payloads, ctx.get("group")) if team is not None else ()
         template, sha = _with_hash_output(template)
         stacks.append(CompiledStack(name=name, kind=kind, team=team.name if team else None, body=_body(template),
                                     tasks=tasks, template_sha256=sha))

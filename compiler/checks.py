@@ -138,6 +138,11 @@ def check_physical_names(tree: ConfigTree) -> Iterator[Diagnostic]:
         stack = naming.team_stack(prefix, team.name)
         if len(stack) > naming.MAX_STACK_NAME:
             yield Diagnostic.at("E207", f"stack name '{stack}' is longer than {naming.MAX_STACK_NAME}", team.pos)
+        for task in team.tasks:
+            group = naming.task_stack(prefix, team.name, task.stack) if task.stack else None
+            if group and len(group) > naming.MAX_STACK_NAME:
+                yield Diagnostic.at("E207", f"task '{task.name}': stack name '{group}' is longer than "
+                                    f"{naming.MAX_STACK_NAME}: choose a shorter `stack`", task.pos)
 
 
 def check_output_paths(tree: ConfigTree) -> Iterator[Diagnostic]:

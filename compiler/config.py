@@ -169,7 +169,8 @@ def resolve_team(doc: SourceDoc, env: str, known_envs: tuple[str, ...], diags: l
         tasks.append(Task(name=name, source=t["source"], instance=t["instance"], target=t["target"],
                           migration_type=t["migration_type"], paused=t.get("paused", False),
                           settings_overrides=json.dumps(t.get("settings", {}), sort_keys=True),
-                          tables=tables, description=t.get("description", ""), pos=doc.key_pos(p)))
+                          tables=tables, description=t.get("description", ""), pos=doc.key_pos(p),
+                          stack=t.get("stack")))
     envs = tuple(d.get("environments", known_envs))
     for i, e in enumerate(envs):
         if e not in known_envs:

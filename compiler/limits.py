@@ -55,6 +55,16 @@ def _ratio(used: int, limit: int) -> str:
     return f"{used:,} of {limit:,} bytes ({100 * used / limit:.0f} %)"
 
 
+def _split_advice(stats: StackStats) -> str:
+    """How to make a stack smaller: name its biggest tasks (moving a task replaces it, so say so)."""
+    biggest = sorted(stats.tasks, key=lambda t: -t.mapping_bytes)[:3]
+    names = ", ".join(f"{t.task} ({t.tables:,} tables)" for t in biggest)
+    where = f" (largest: {names})" if names else ""
+    return ("give some of its tasks their own stack with `stack: <name>` in the team file" + where +
+            "; moving a deployed task to another stack replaces it, so prefer new tasks or tasks you are about to "
+            "reload anyway")
+
+
 def check(stats: StackStats) -> list[Diagnostic]:
     diags = []
     where = f"<template {stats.stack}>"
@@ -69,11 +79,11 @@ def check(stats: StackStats) -> list[Diagnostic]:
                                     f"{advice} before it reaches the limit", file=where, severity=Severity.WARNING))
     if stats.template_bytes > TEMPLATE_S3_MAX:
         diags.append(Diagnostic("E304", f"stack {stats.stack}: template is {_ratio(stats.template_bytes, TEMPLATE_S3_MAX)}"
-                                ", over CloudFormation's limit: move tasks to fewer tables per task or split the team",
-                                file=where))
+                                f", over CloudFormation's limit: {_split_advice(stats)}", file=where))
     elif stats.template_bytes > WARN_RATIO * TEMPLATE_S3_MAX:
         diags.append(Diagnostic("W304", f"stack {stats.stack}: template is {_ratio(stats.template_bytes, TEMPLATE_S3_MAX)}"
-                                " of CloudFormation's limit", file=where, severity=Severity.WARNING))
+                                f" of CloudFormation's limit: {_split_advice(stats)}", file=where,
+                                severity=Severity.WARNING))
     elif stats.needs_s3_upload:
         diags.append(Diagnostic("I304", f"stack {stats.stack}: template is {stats.template_bytes:,} bytes, over the "
                                 f"{TEMPLATE_INLINE_MAX:,}-byte inline limit: it is deployed through S3", file=where,

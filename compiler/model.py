@@ -106,6 +106,7 @@ class Task:
     tables: tuple[Table, ...]
     description: str = ""
     pos: Position = field(default=NO_POS, compare=False)
+    stack: str | None = None  # task stack group (None: the team stack)
 
     @property
     def active_tables(self) -> tuple[Table, ...]:
@@ -123,6 +124,10 @@ class Team:
     instances: tuple[Instance, ...]
     tasks: tuple[Task, ...]
     pos: Position = field(default=NO_POS, compare=False)
+    # A deploy's step 1 (intermediate templates): task stack groups rendered even with no task left, and
+    # team-stack exports kept for the tasks step 2 creates in a task stack: (kind, name) pairs.
+    keep_stacks: tuple[str, ...] = ()
+    keep_exports: tuple[tuple[str, str], ...] = ()
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)

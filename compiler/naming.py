@@ -30,6 +30,17 @@ def team_stack(prefix: str, team: str) -> str:
     return f"{prefix}-team-{team}"
 
 
+def task_stack(prefix: str, team: str, group: str) -> str:
+    """A team's extra stack for the tasks configured with `stack: <group>`. Team and group names never
+    contain "--", so these names cannot collide with a team stack or another team's groups."""
+    return f"{team_stack(prefix, team)}--{group}"
+
+
+def team_export(prefix: str, team: str, kind: str, name: str) -> str:
+    """Exports of a team stack that its task stacks import: kind "instance" or "source"."""
+    return f"{team_stack(prefix, team)}-{kind}-{name}-arn"
+
+
 def task_id(prefix: str, team: str, task: str) -> str:
     return f"{prefix}-{team}-{task}"
 

@@ -120,6 +120,37 @@ def task_payload(team: Team, task: Task) -> tuple[str, str]:
     return mappings_json(build_mappings(team.name, task)), settings
 
 
+def _task_entries(tree: ConfigTree, team: Team, tasks, imported: bool) -> list[dict]:
+    """Template entries of `tasks`. In a task stack (`imported`) the instance and source endpoint are
+    the team stack's, imported through its exports; in the team stack they are plain Refs."""
+    prefix = tree.base.resource_prefix
+    out = []
+    for t in tasks:
+        mappings, settings = task_payload(team, t)
+        if imported:
+            instance_ref = {"Fn::ImportValue": naming.team_export(prefix, team.name, "instance", t.instance)}
+            source_ref = {"Fn::ImportValue": naming.team_export(prefix, team.name, "source", t.source)}
+        else:
+            instance_ref = {"Ref": naming.logical_id("Instance", t.instance)}
+            source_ref = {"Ref": naming.logical_id("Source", t.source)}
+        out.append(dict(
+            logical_id=naming.logical_id("Task", t.name), model=t,
+            identifier=naming.task_id(prefix, team.name, t.name), instance_ref=instance_ref, source_ref=source_ref,
+            target_export=naming.target_export(prefix, t.target), mappings=mappings, settings=settings,
+            tags=_tags(tree, **{"dmsctl:team": team.name, "dmsctl:task": t.name})))
+    return out
+
+
+def _paused_tables(tasks) -> dict:
+    return {t.name: [f"{tb.schema}.{tb.table}@{tb.version}" for tb in sorted(t.tables, key=lambda x: x.key)
+                     if tb.paused] for t in tasks if any(tb.paused for tb in t.tables)}
+
+
+def task_groups(team: Team) -> list[str]:
+    """The team's task stack groups (`stack:` values), sorted."""
+    return sorted({t.stack for t in team.tasks if t.stack} | set(team.keep_stacks))
+
+
 def team_context(tree: ConfigTree, team: Team) -> dict:
     prefix = tree.base.resource_prefix
     sources = [dict(logical_id=naming.logical_id("Source", s.name), model=s,
@@ -127,21 +158,25 @@ def team_context(tree: ConfigTree, team: Team) -> dict:
                     settings_key=SETTINGS_KEYS[s.engine]) for s in team.sources]
     instances = [dict(logical_id=naming.logical_id("Instance", i.name), model=i,
                       identifier=naming.instance_id(prefix, team.name, i.name)) for i in team.instances]
-    tasks = []
-    for t in team.tasks:
-        mappings, settings = task_payload(team, t)
-        tasks.append(dict(
-            logical_id=naming.logical_id("Task", t.name), model=t,
-            identifier=naming.task_id(prefix, team.name, t.name),
-            instance_logical_id=naming.logical_id("Instance", t.instance),
-            source_logical_id=naming.logical_id("Source", t.source),
-            target_export=naming.target_export(prefix, t.target), mappings=mappings, settings=settings,
-            tags=_tags(tree, **{"dmsctl:team": team.name, "dmsctl:task": t.name})))
-    return {"env": tree.env, "team": team, "sources": sources, "instances": instances, "tasks": tasks,
+    own = [t for t in team.tasks if not t.stack]
+    grouped = [t for t in team.tasks if t.stack]
+    # Exported only when a task stack imports them, so a team without task stacks exports nothing.
+    kept = {kind: {n for k, n in team.keep_exports if k == kind} for kind in ("instance", "source")}
+    team_exports = [{"logical_id": naming.logical_id(kind.capitalize(), name),
+                     "name": naming.team_export(prefix, team.name, kind, name)}
+                    for kind, names in (("instance", {t.instance for t in grouped} | kept["instance"]),
+                                        ("source", {t.source for t in grouped} | kept["source"]))
+                    for name in sorted(names)]
+    return {"env": tree.env, "team": team, "sources": sources, "instances": instances,
+            "tasks": _task_entries(tree, team, own, imported=False), "team_exports": team_exports,
             "tags": _tags(tree, **{"dmsctl:team": team.name}), "exports": base_exports(prefix),
-            "secret_arns": sorted({_secret_arn(tree, s) for s in team.sources}),
-            "paused_tables": {t.name: [f"{tb.schema}.{tb.table}@{tb.version}" for tb in sorted(t.tables, key=lambda x: x.key)
-                                       if tb.paused] for t in team.tasks if any(tb.paused for tb in t.tables)}}
+            "secret_arns": sorted({_secret_arn(tree, s) for s in team.sources}), "paused_tables": _paused_tables(own)}
+
+
+def tasks_context(tree: ConfigTree, team: Team, group: str) -> dict:
+    tasks = [t for t in team.tasks if t.stack == group]
+    return {"env": tree.env, "team": team, "group": group, "tasks": _task_entries(tree, team, tasks, imported=True),
+            "paused_tables": _paused_tables(tasks)}
 
 
 def template_body(template: dict) -> str:

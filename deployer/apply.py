@@ -134,13 +134,24 @@ class Applier:
     def _run_step(self, step: P.Step, planned: Planned, total: int) -> None:
         self.progress.emit("step", f"Step {step.number} of {total}: {step.description}")
         base = [s for s in step.stacks if s.stack == naming.base_stack(self.tree.resource_prefix)]
-        teams = [s for s in step.stacks if s not in base]
         for s in base:
             self._run_stack(s, planned)
             if self.lock.held is None and self.lock.table_exists():
                 self._take_lock()
+        rest = [s for s in step.stacks if s not in base]
+        for wave in sorted({s.wave for s in rest}):  # a wave's stacks in parallel; the next wave after it
+            self._run_parallel([s for s in rest if s.wave == wave], planned)
+        if step.number < total:
+            dropped = tuple(e for s in step.stacks for e in s.wait_dropped
+                            if e.split("/", 1)[0] in {t.identifier for t in s.start})
+            if dropped:
+                self.progress.status("waiting for DMS to drop the reloaded tables' old versions")
+                task_control.wait_dropped(self.gw, dropped, self.timeouts.drop)
+                self.progress.emit("info", f"DMS dropped {len(dropped)} old table version(s); next step adds them back")
+
+    def _run_parallel(self, stacks: list[P.StackStep], planned: Planned) -> None:
         with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
-            futures = [pool.submit(self._run_stack, s, planned) for s in teams]
+            futures = [pool.submit(self._run_stack, s, planned) for s in stacks]
             errors = []
             for f in futures:
                 try:
@@ -151,13 +162,6 @@ class Applier:
             if len(errors) == 1:
                 raise errors[0]
             raise DmsctlError("; ".join(str(e) for e in errors))
-        if step.number < total:
-            dropped = tuple(e for s in step.stacks for e in s.wait_dropped
-                            if e.split("/", 1)[0] in {t.identifier for t in s.start})
-            if dropped:
-                self.progress.status("waiting for DMS to drop the reloaded tables' old versions")
-                task_control.wait_dropped(self.gw, dropped, self.timeouts.drop)
-                self.progress.emit("info", f"DMS dropped {len(dropped)} old table version(s); next step adds them back")
 
     def _run_stack(self, s: P.StackStep, planned: Planned) -> None:
         states = task_control.describe(self.gw, list(s.stop))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from deployer import plan as P
+from deployer.diff import moved_away
 from deployer.diff import rewrites_mappings
 from deployer.live import LiveState, TableStat
 from deployer.mappings_semantics import mappings_equal, settings_subset
@@ -50,7 +51,7 @@ def stack_checks(changes: tuple[P.StackChange, ...], flags: Flags, exports: set[
             yield _check("P108", f"stack {c.stack} will be DELETED with all its tasks (data already in S3 stays)",
                          team=c.team, flag="--allow-delete", acknowledged=flags.allow_delete)
         for name in sorted(imports.get(c.stack, set()) - exports):
-            yield _check("P102", f"stack {c.stack} imports {name}, which the base stack does not export",
+            yield _check("P102", f"stack {c.stack} imports {name}, which no stack of this plan exports",
                          team=c.team)
 
 
@@ -68,6 +69,7 @@ def _stack_hint(status: str) -> str:
 
 
 def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Flags) -> Iterator[P.Check]:
+    moved = moved_away(changes)  # deleted here, created in another stack: P107 on the other side says it
     for c in changes:
         for t in c.tasks:
             live = state.tasks.get(t.identifier)
@@ -80,7 +82,7 @@ def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Fla
                 yield _check("P107", f"task {t.identifier} will be REPLACED ({'; '.join(t.reasons)}): every one of "
                              f"its {tables} reloads from scratch", team=t.team, task=t.task,
                              flag="--allow-replace", acknowledged=flags.allow_replace)
-            if t.action == P.DELETE and c.action != P.DELETE:
+            if t.action == P.DELETE and c.action != P.DELETE and t.identifier not in moved:
                 yield _check("P108", f"task {t.identifier} will be DELETED (data already in S3 stays)",
                              team=t.team, task=t.task, flag="--allow-delete", acknowledged=flags.allow_delete)
             for tc in t.tables:

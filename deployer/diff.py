@@ -8,6 +8,7 @@ marks create-only (from cfn-lint's bundled registry schemas) changed, or Migrati
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import cache
 
@@ -125,7 +126,10 @@ def diff_tables(task: CompiledTask, live: dict, paused_before: set) -> tuple[P.T
 
 def diff_task(task: CompiledTask | None, deployed: dict | None, live: LiveTask | None, new_template: dict,
               replaced_resources: set[str], changed_resources: set[str], paused_before: set,
-              region: str, team: str) -> P.TaskChange:
+              region: str, team: str, replaced_exports: dict[str, str] | None = None) -> P.TaskChange:
+    """`replaced_exports`: export name -> "<logical id> of stack <name>" for resources of other stacks
+    (a team stack's instances and sources) that this plan replaces, seen by tasks importing them."""
+    replaced_exports = replaced_exports or {}
     ident = task.identifier if task else (deployed or {}).get("ReplicationTaskIdentifier", "")
     name = task.name if task else (_tag(deployed, "dmsctl:task") or ident)
     status = live.status if live else None
@@ -146,6 +150,9 @@ def diff_task(task: CompiledTask | None, deployed: dict | None, live: LiveTask |
             replace = True
     for lid in sorted(_refs(new_props) & replaced_resources):
         reasons.append(f"{lid} is replaced, so its new ARN changes the task")
+        replace = True
+    for name in sorted(_imports(new_props) & set(replaced_exports)):
+        reasons.append(f"{replaced_exports[name]} is replaced, so its new ARN changes the task")
         replace = True
     if not replace:
         for lid in sorted(_refs(new_props) & changed_resources):
@@ -215,10 +222,17 @@ def _show(value) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
+def _kind(template: dict, name: str) -> str:
+    meta = template.get("Metadata", {}).get("dmsctl", {}) if isinstance(template, dict) else {}
+    if name.endswith("-base"):
+        return "base"
+    return "tasks" if meta.get("stack") or "--" in name else "team"
+
+
 def diff_stack(compiled: CompiledStack | None, live: LiveStack | None, state: LiveState,
-               region: str) -> P.StackChange:
+               region: str, replaced_exports: dict[str, str] | None = None) -> P.StackChange:
     name = compiled.name if compiled else live.name
-    kind = compiled.kind if compiled else ("base" if name.endswith("-base") else "team")
+    kind = compiled.kind if compiled else _kind(live.template if live else {}, name)
     team = compiled.team if compiled else (live.template.get("Metadata", {}).get("dmsctl", {}).get("team")
                                           if live else None)
     old_t = live.template if live else {}
@@ -240,17 +254,70 @@ def diff_stack(compiled: CompiledStack | None, live: LiveStack | None, state: Li
         ct = compiled_tasks.get(ident)
         deployed = deployed_tasks.get(ident, (None, None))[1]
         tasks.append(diff_task(ct, deployed, state.tasks.get(ident), new_t, replaced, changed,
-                               paused_before.get(ct.name if ct else "", set()), region, team or ""))
+                               paused_before.get(ct.name if ct else "", set()), region, team or "",
+                               replaced_exports))
     return P.StackChange(stack=name, kind=kind, team=team, action=action, status=live.status if live else None,
                          tasks=tuple(t for t in tasks), resources=tuple(res.values()))
 
 
 def diff(compiled: CompiledTree, state: LiveState) -> tuple[P.StackChange, ...]:
-    """One StackChange per stack that is compiled or deployed (base first, then teams by name)."""
+    """One StackChange per stack that is compiled or deployed (base first, then teams by name, each
+    team stack before its task stacks, whose tasks see the team stack's replaced resources)."""
     names = [s.name for s in compiled.stacks]
     names += sorted(n for n in state.stacks if n not in names)
     by_name = {s.name: s for s in compiled.stacks}
-    return tuple(diff_stack(by_name.get(n), state.stacks.get(n), state, compiled.region) for n in names)
+    replaced_exports: dict[str, str] = {}
+    changes = []
+    for n in names:
+        change = diff_stack(by_name.get(n), state.stacks.get(n), state, compiled.region, replaced_exports)
+        changes.append(change)
+        if change.kind == "team" and n in by_name:
+            exported = exported_resources(by_name[n].template)
+            replaced_exports.update({exported[r.logical_id]: f"{r.logical_id} of stack {n}" for r in change.resources
+                                     if r.action == P.REPLACE and r.logical_id in exported})
+    return _moves(tuple(changes))
+
+
+def _moves(changes: tuple[P.StackChange, ...]) -> tuple[P.StackChange, ...]:
+    """A task deleted from one stack and created in another moves (its `stack` changed). CloudFormation
+    cannot move a resource between stacks, and the identifier is the same: it is a replacement, in two
+    steps (removed from the old stack in step 1, created in the new one in step 2)."""
+    def where(action):
+        return {t.identifier: c.stack for c in changes for t in c.tasks if t.action == action}
+
+    deleted, created = where(P.DELETE), where(P.CREATE)
+    moved = set(deleted) & set(created)
+    if not moved:
+        return changes
+    out = []
+    for c in changes:
+        tasks = []
+        for t in c.tasks:
+            if t.identifier in moved and t.action == P.CREATE:
+                why = (f"moves from stack {deleted[t.identifier]} to {c.stack}: CloudFormation cannot move a resource "
+                       "between stacks, so it is removed there and created anew here")
+                t = dataclasses.replace(t, action=P.REPLACE, reasons=(why,), restart_reloads_all=True)
+            elif t.identifier in moved and t.action == P.DELETE:
+                t = dataclasses.replace(t, reasons=(f"moves to stack {created[t.identifier]}",))
+            tasks.append(t)
+        out.append(dataclasses.replace(c, tasks=tuple(tasks)))
+    return tuple(out)
+
+
+def moved_away(changes: tuple[P.StackChange, ...]) -> set[str]:
+    """Identifiers of tasks deleted from a stack because they move to another one."""
+    replaced = {t.identifier for c in changes for t in c.tasks if t.action == P.REPLACE}
+    return {t.identifier for c in changes for t in c.tasks if t.action == P.DELETE and t.identifier in replaced}
+
+
+def exported_resources(template: dict) -> dict[str, str]:
+    """Logical id -> export name, for outputs that export a resource's Ref."""
+    out = {}
+    for o in (template.get("Outputs") or {}).values():
+        value, name = o.get("Value"), (o.get("Export") or {}).get("Name")
+        if isinstance(value, dict) and isinstance(value.get("Ref"), str) and isinstance(name, str):
+            out[value["Ref"]] = name
+    return out
 
 
 def imports_of(template: dict) -> set[str]:

@@ -137,3 +137,31 @@ def prefix_has_objects(gw: Gateway, bucket: str, prefix: str) -> bool | None:
             return None
         raise
     return resp.get("KeyCount", len(resp.get("Contents", []))) > 0
+
+
+def _parent(prefix: str) -> str:
+    """`<root>/<team>/<source>/` of a table prefix `<root>/<team>/<source>/<schema>/<table>/<version>/`."""
+    parts = prefix.rstrip("/").split("/")
+    return "/".join(parts[:-3]) + "/" if len(parts) > 3 else ""
+
+
+def prefixes_with_objects(gw: Gateway, bucket: str, prefixes: list[str]) -> dict[str, bool | None]:
+    """prefix -> holds objects (None: no bucket). Prefixes that share a parent are answered together
+    when the parent is empty (a new team or source: one call for all its tables); otherwise one
+    ListObjectsV2 (MaxKeys=1) per prefix."""
+    groups: dict[str, list[str]] = {}
+    for p in prefixes:
+        groups.setdefault(_parent(p), []).append(p)
+    out: dict[str, bool | None] = {}
+    for parent, members in sorted(groups.items()):
+        if None in out.values():  # no bucket (P115): asking again for other prefixes would tell nothing
+            out.update({p: None for p in members})
+            continue
+        if len(members) > 1 and parent:
+            has = prefix_has_objects(gw, bucket, parent)
+            if not has:
+                out.update({p: has for p in members})
+                continue
+        for p in members:
+            out[p] = None if None in out.values() else prefix_has_objects(gw, bucket, p)
+    return out

@@ -90,6 +90,7 @@ class StackStep:
     stop: tuple[str, ...] = ()  # task identifiers to stop before deploying
     start: tuple[TaskStart, ...] = ()  # tasks to start or resume after deploying
     wait_dropped: tuple[str, ...] = ()  # "task-id/schema.table" that must leave the statistics before the next step
+    wave: int = 0  # deploy order within the step: all stacks of a wave (in parallel) before the next wave
 
 
 @dataclass(frozen=True)

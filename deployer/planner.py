@@ -14,9 +14,9 @@ from compiler.build import CompiledStack, CompileResult, compile_config
 from compiler.model import ConfigTree
 from deployer import checks as C
 from deployer import plan as P
-from deployer.diff import _tasks_in, diff, exports_of, imports_of
+from deployer.diff import _tasks_in, diff, exported_resources, exports_of, imports_of, moved_away
 from deployer.gateway import Gateway
-from deployer.live import LiveState, prefix_has_objects, read_live, read_table_stats
+from deployer.live import LiveState, prefixes_with_objects, read_live, read_table_stats
 from deployer.steps import StackTemplates, build_steps
 
 
@@ -51,32 +51,80 @@ def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) 
             tables = tuple(dataclasses.replace(tb, paused=True) if tb.key in pause else tb
                            for tb in task.tables if tb.key not in skip)
             tasks.append(dataclasses.replace(task, tables=tables))
-        teams.append(dataclasses.replace(team, tasks=tuple(tasks)))
+        grouped = [t for t in team.tasks if t.stack]
+        exports = tuple(sorted({("instance", t.instance) for t in grouped} | {("source", t.source) for t in grouped}))
+        teams.append(dataclasses.replace(team, tasks=tuple(tasks), keep_stacks=tuple(sorted({t.stack for t in grouped})),
+                                         keep_exports=exports))
     result = compile_config(dataclasses.replace(config, teams=tuple(teams)))
     wanted = {team for team, _ in held} | {team for team, _ in replaced}
     return {s.name: s for s in (result.tree.stacks if result.tree else ()) if s.team in wanted}
 
 
-def _affected_by_base(base: CompiledStack | None, changes: tuple[P.StackChange, ...],
-                      compiled_stacks: tuple[CompiledStack, ...]) -> dict[str, tuple[str, ...]]:
-    """Team tasks whose target endpoint (in the base stack) is modified or replaced by this plan."""
-    base_change = next((c for c in changes if c.kind == "base"), None)
-    if base is None or base_change is None:
-        return {}
-    export_of = {}
-    for out in (base.template.get("Outputs") or {}).values():
-        ref = out.get("Value", {}).get("Ref") if isinstance(out.get("Value"), dict) else None
-        name = (out.get("Export") or {}).get("Name")
-        if ref and name:
-            export_of[ref] = name
-    touched = {export_of[r.logical_id] for r in base_change.resources
-               if r.action in (P.UPDATE, P.REPLACE) and r.logical_id in export_of}
-    affected = []
-    for stack in compiled_stacks:
-        for ident, (_lid, props) in _tasks_in(stack.template).items():
-            if imports_of({"Resources": {"x": {"Properties": props}}}) & touched:
-                affected.append(ident)
-    return {base.name: tuple(sorted(affected))} if affected else {}
+def _affected_by_exports(changes: tuple[P.StackChange, ...],
+                         compiled_stacks: tuple[CompiledStack, ...]) -> dict[str, tuple[str, ...]]:
+    """Tasks of other stacks that import a resource this plan modifies in place: a base target
+    endpoint (modified or replaced), or a team stack's instance or source endpoint (modified; a
+    replaced one replaces the importing task, see diff). They are stopped around that stack's deploy."""
+    by_name = {s.name: s for s in compiled_stacks}
+    imports = {s.name: _tasks_in(s.template) for s in compiled_stacks}
+    out = {}
+    for change in changes:
+        stack = by_name.get(change.stack)
+        if stack is None or change.kind not in ("base", "team") or change.action == P.NONE:
+            continue
+        exported = exported_resources(stack.template)
+        acting = (P.UPDATE, P.REPLACE) if change.kind == "base" else (P.UPDATE,)
+        touched = {exported[r.logical_id] for r in change.resources if r.action in acting and r.logical_id in exported}
+        if not touched:
+            continue
+        affected = sorted(ident for name, tasks in imports.items() if name != stack.name
+                          for ident, (_lid, props) in tasks.items()
+                          if imports_of({"Resources": {"x": {"Properties": props}}}) & touched)
+        if affected:
+            out[stack.name] = tuple(affected)
+    return out
+
+
+def stack_waves(changes: tuple[P.StackChange, ...], live: LiveState, compiled_stacks: tuple[CompiledStack, ...],
+                inter: dict[str, CompiledStack]) -> tuple[dict[str, int], list[P.Check]]:
+    """Step 1's deploy order for teams with task stacks. By default the team stack goes first (a task
+    stack may import an export it adds). When the team stack's step-1 deploy removes an export, or
+    replaces the resource behind one, that a deployed task stack imports, CloudFormation refuses it
+    until no stack imports it: then the task stacks go first (their step-1 templates no longer import
+    it). A step that needs both orders at once cannot be deployed: P117."""
+    by_team: dict[str, list[str]] = {}
+    for c in changes:
+        if c.kind == "tasks" and c.team:
+            by_team.setdefault(c.team, []).append(c.stack)
+    waves: dict[str, int] = {}
+    checks: list[P.Check] = []
+    compiled = {s.name: s for s in compiled_stacks}
+    team_changes = {c.team: c for c in changes if c.kind == "team"}
+    for team, task_stacks in sorted(by_team.items()):
+        tc = team_changes.get(team)
+        if tc is None or tc.action == P.NONE:
+            continue
+        old = live.stacks[tc.stack].template if tc.stack in live.stacks else {}
+        new_stack = inter.get(tc.stack) or compiled.get(tc.stack)
+        new = new_stack.template if new_stack else {}
+        old_exported = exported_resources(old)
+        gone = (exports_of(old) - exports_of(new)) | {old_exported[r.logical_id] for r in tc.resources
+                                                      if r.action in (P.REPLACE, P.DELETE) and r.logical_id in old_exported}
+        imported_now = set().union(*(imports_of(live.stacks[n].template) for n in task_stacks if n in live.stacks))
+        if not gone & imported_now:
+            continue
+        waves.update({n: 1 for n in task_stacks})
+        waves[tc.stack] = 2
+        added = exports_of(new) - exports_of(old)
+        for n in task_stacks:
+            step1 = inter.get(n) or compiled.get(n)
+            needs = imports_of(step1.template) & added if step1 else set()
+            if needs:
+                checks.append(P.Check(
+                    "P117", "error", f"stack {n} must deploy before {tc.stack} (which stops exporting "
+                    f"{', '.join(sorted(gone & imported_now))}) and after it (it imports {', '.join(sorted(needs))}, "
+                    "which that deploy adds): split this change in two pull requests, the removal first", team=team))
+    return waves, checks
 
 
 def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P.Summary:
@@ -87,6 +135,7 @@ def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P
         return sum(1 for c in changes for t in c.tasks for tc in t.tables if tc.kind == kind)
 
     stopped = {ident for s in steps for st in s.stacks for ident in st.stop}
+    moved = moved_away(changes)
     return P.Summary(
         steps=len(steps),
         stacks_to_create=sum(1 for c in changes if c.action == P.CREATE),
@@ -95,7 +144,7 @@ def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P
         tasks_to_create=count(lambda t: t.action == P.CREATE),
         tasks_to_update=count(lambda t: t.action == P.UPDATE),
         tasks_to_replace=count(lambda t: t.action == P.REPLACE),
-        tasks_to_delete=count(lambda t: t.action == P.DELETE),
+        tasks_to_delete=count(lambda t: t.action == P.DELETE) - len(moved),
         tasks_to_stop=len(stopped),
         tables_to_add=tables(P.ADD), tables_to_reload=tables(P.RELOAD), tables_to_remove=tables(P.REMOVE),
         tables_to_pause=tables(P.PAUSE), tables_to_resume=tables(P.RESUME))
@@ -120,10 +169,12 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     templates = {s.name: StackTemplates(s.template_sha256, inter[s.name].template_sha256 if s.name in inter else None)
                  for s in compiled.stacks}
     compiled_tasks = {t.identifier: t for t in compiled.tasks()}
+    waves, order_checks = stack_waves(changes, live, compiled.stacks, inter)
     steps = build_steps(changes, live, templates,
                         paused_tasks={i: t.paused for i, t in compiled_tasks.items()},
                         migration_types={i: t.migration_type for i, t in compiled_tasks.items()},
-                        externally_affected=_affected_by_base(compiled.base, changes, compiled.stacks))
+                        externally_affected=_affected_by_exports(changes, compiled.stacks),
+                        first_step_waves=waves)
 
     # Targeted reads: table statistics of every task a step stops; S3 for every new prefix.
     to_stop = sorted({i for s in steps for st in s.stacks for i in st.stop})
@@ -136,20 +187,19 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
                 for tb in compiled_tasks[t.identifier].tables:
                     if not tb.paused:
                         users.setdefault(tb.s3_prefix, (t.team, t.task, tb.name, P.REPLACE))
-    nonempty: dict[str, bool | None] = {}
-    for p in sorted(users):  # None: no bucket (P115); asking again for every other prefix would tell nothing
-        nonempty[p] = None if None in nonempty.values() else prefix_has_objects(gw, compiled.datalake_bucket, p)
+    nonempty = prefixes_with_objects(gw, compiled.datalake_bucket, sorted(users))
 
     owners = {t.identifier: (t.team, t.task) for c in changes for t in c.tasks}
     deployed = {}
     for name, st in live.stacks.items():
         deployed.update({ident: props for ident, (_l, props) in _tasks_in(st.template).items()})
     imports = {s.name: imports_of(s.template) for s in compiled.team_stacks}
+    all_exports = set().union(*(exports_of(s.template) for s in compiled.stacks))
     wanted = {}
     for s in compiled.stacks:
         wanted.update({ident: props for ident, (_l, props) in _tasks_in(s.template).items()})
     checks = [*C.compile_checks(result.diagnostics),
-              *C.stack_checks(changes, flags, exports_of(compiled.base.template), imports),
+              *C.stack_checks(changes, flags, all_exports, imports), *order_checks,
               *C.task_checks(changes, live, flags), *C.drift_checks(changes, live, deployed, flags, wanted),
               *C.full_load_checks(stats, owners), *C.s3_checks(nonempty, compiled.datalake_bucket, users)]
     shown = tuple(c for c in changes if c.action != P.NONE or any(t.changed for t in c.tasks))

@@ -75,11 +75,18 @@ def _task_actions(t: P.TaskChange, step: int, two_step: bool, state: LiveState, 
     return stop, start, wait
 
 
+DEFAULT_WAVE = {"base": 0, "team": 1, "tasks": 2}
+
+
 def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates: dict[str, StackTemplates],
                 paused_tasks: dict[str, bool], migration_types: dict[str, str],
-                externally_affected: dict[str, tuple[str, ...]]) -> tuple[P.Step, ...]:
+                externally_affected: dict[str, tuple[str, ...]],
+                first_step_waves: dict[str, int] | None = None) -> tuple[P.Step, ...]:
     """`externally_affected`: stack -> task ids of *other* stacks whose resources this stack changes
-    (e.g. a base target endpoint used by team tasks); they are stopped around this stack's deploy."""
+    (e.g. a base target endpoint used by team tasks); they are stopped around this stack's deploy.
+    Waves order the stacks of a step: base, then team stacks, then task stacks (which import the team
+    stacks' exports), except where `first_step_waves` says otherwise for step 1 (see planner.stack_waves)."""
+    first_step_waves = first_step_waves or {}
     two_step = any(_two_step(c) for c in changes)
     steps = []
     for number in ((1, 2) if two_step else (1,)):
@@ -104,13 +111,18 @@ def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates:
             action = change.action if change.action != P.NONE else (P.UPDATE if number == 2 else P.NONE)
             if action == P.NONE and not (stop or start):
                 continue
+            wave = DEFAULT_WAVE.get(change.kind, 1)
+            if number == 1:
+                wave = first_step_waves.get(change.stack, wave)
             stack_steps.append(P.StackStep(stack=change.stack, action=action,
                                            template_sha256=None if action in (P.DELETE, P.NONE) else sha,
-                                           stop=tuple(stop), start=tuple(start), wait_dropped=tuple(wait)))
+                                           stop=tuple(stop), start=tuple(start), wait_dropped=tuple(wait),
+                                           wave=wave))
         if stack_steps:
             desc = ("remove reloaded tables' old versions and replaced tasks (and every other change)"
                     if two_step and number == 1
                     else "add reloaded tables' new versions and create replaced tasks anew" if number == 2
                     else "deploy every change")
+            stack_steps.sort(key=lambda st: st.wave)  # stable: base, then teams by name
             steps.append(P.Step(number=number, description=desc, stacks=tuple(stack_steps)))
     return tuple(steps)

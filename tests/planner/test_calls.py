@@ -58,8 +58,11 @@ def test_first_deploy_reads_no_template_and_no_statistics(world: World) -> None:
     cfg = world.tree()
     compiled = world.harness.compile(cfg).tree
     prefixes = {tb.s3_prefix for t in compiled.tasks() for tb in t.tables if not tb.paused}
+    # every new prefix sits under a new <root>/<team>/<source>/: one listing per source says they are all empty
+    sources = {(t.team, t.source) for t in compiled.tasks()}
+    assert len(sources) < len(prefixes)
     planned, gw = world.plan(cfg)
-    assert gw.calls == expected_reads(stacks_changed=0, tasks=0, tasks_stopped=0, new_prefixes=len(prefixes))
+    assert gw.calls == expected_reads(stacks_changed=0, tasks=0, tasks_stopped=0, new_prefixes=len(sources))
     assert planned.plan.summary.stacks_to_create == len(compiled.stacks)
 
 
@@ -118,7 +121,7 @@ def test_a_write_slipped_into_a_planner_read_is_refused_before_it_is_sent(world:
         gw.call("s3", "put_object", Bucket=bucket, Key=prefix + "marker", Body=b"")
         return False
 
-    monkeypatch.setattr(planner_mod, "prefix_has_objects", sneaky_prefix_check)
+    monkeypatch.setattr(live_mod, "prefix_has_objects", sneaky_prefix_check)
     mark = world.sandbox.calls.mark()
     with pytest.raises(ReadOnlyViolation, match="refused s3:PutObject"):
         world.harness.plan(world.tree(add_devices))
