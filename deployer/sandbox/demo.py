@@ -37,8 +37,8 @@ def main() -> None:
 
     from deployer.sandbox.server import start_server
 
-    print(f"Starting the sandbox (scenario {SCENARIO.relative_to(Path.cwd()) if SCENARIO.is_relative_to(Path.cwd()) else SCENARIO})…",
-          flush=True)
+    shown = SCENARIO.relative_to(Path.cwd()) if SCENARIO.is_relative_to(Path.cwd()) else SCENARIO
+    print(f"Starting the sandbox (scenario {shown})…", flush=True)
     handle = start_server(port=0, scenario=SCENARIO, clock_factor=opts.clock_factor)
     env = dict(os.environ, AWS_ENDPOINT_URL=handle.url, AWS_ACCESS_KEY_ID="testing",
                AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=handle.sandbox.region, NO_COLOR="1")

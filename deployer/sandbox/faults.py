@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
 class TaskFailure:
     message: str
+    at: datetime | None = None  # sim time of the failure (None: the next evaluation)
 
 
 class Faults:
@@ -38,10 +40,13 @@ class Faults:
         with self._lock:
             self._slow_stops[task_id] = seconds
 
-    def fail_task(self, task_id: str, message: str = "Injected task failure") -> None:
-        """Task ``task_id`` goes to ``failed`` at the next evaluation (if it is running/starting)."""
+    def fail_task(self, task_id: str, message: str = "Injected task failure", at: datetime | None = None) -> None:
+        """Task ``task_id`` goes to ``failed`` at sim time ``at`` (default: at the next evaluation), or as soon
+        after as it is running/starting. Changes after its last CDC batch are not applied (A23)."""
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
         with self._lock:
-            self._task_failures[task_id] = TaskFailure(message)
+            self._task_failures[task_id] = TaskFailure(message, at)
 
     def fail_next_connection_test(self, endpoint_id: str | None = None, message: str = "Injected") -> None:
         """The next connection test (of ``endpoint_id``, or of any endpoint) ends ``failed``."""
@@ -94,6 +99,7 @@ class Faults:
                 "throttles": {f"{s}.{o}": n for (s, o), n in self._throttles.items()},
                 "stack_update_failures": dict(self._stack_update_failures),
                 "slow_stops": dict(self._slow_stops),
-                "task_failures": {k: v.message for k, v in self._task_failures.items()},
+                "task_failures": {k: {"message": v.message, "at": v.at.isoformat() if v.at else None}
+                                  for k, v in self._task_failures.items()},
                 "connection_failures": {str(k): v for k, v in self._connection_failures.items()},
             }

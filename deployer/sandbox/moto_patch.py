@@ -13,14 +13,43 @@ Touched moto internals (each guarded by a canary in tests/sandbox/test_moto_cana
      execute_change_set/describe_stack_events``, ``ChangeSet.diff``, ``Stack.status`` and the
      module's ``utcnow`` -> replaced (``cfn/stacks.py``);
   6. ``moto.cloudformation.responses.CloudFormationResponse._validate_different_update``,
-     ``_get_stack_from_s3_url`` and template-size checks on create/update/change-set calls.
+     ``_get_stack_from_s3_url`` and template-size checks on create/update/change-set calls;
+  7. moto's Step Functions ASL backend is switched on (``MOTO_CONFIG``, read by
+     ``moto.stepfunctions.responses.get_backend``) and the sandbox's CloudFormation models for
+     AWS::StepFunctions::StateMachine / AWS::SNS::Subscription / AWS::SNS::TopicPolicy win over
+     moto's (``cfn/aws_resources.py``);
+  8. ``moto.stepfunctions.parser...WaitFunction._wait_interval`` -> Wait states wait on the sim
+     clock (ASSUMPTIONS A30);
+  9. the ASL parser's AWS SDK service names: ``aws-sdk:databasemigration:*`` (Step Functions' name for
+     DMS, error prefix ``DatabaseMigration``) -> boto3's ``dms``;
+ 10. ``moto.stepfunctions.parser.models.StepFunctionsParserBackend._validate_definition`` -> also checks
+     transitions (``sfn_checks.py``);
+ 11. the error classes of ``moto.stepfunctions.parser.api`` get ``TYPE = code`` (moto serialized their
+     ``__type`` as null, so boto3 saw an empty error code);
+ 12. ``moto.stepfunctions.parser.asl.utils.json_path.extract_json`` (and every module's imported copy):
+     a definite path through an array index (``$.ReplicationTasks[0].Status``) selects one value, as in
+     Step Functions, where moto returned a one-element list;
+ 13. ``moto.sns.models.Subscription.publish``: http/https deliveries are recorded in ``World.deliveries``
+     instead of POSTed (the sandbox is offline; A31);
+ 14. ``moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_environment``:
+     the context object's ``$$.Execution.StartTime`` is the ISO-8601 text Step Functions gives
+     (``2026-11-23T02:00:03.125Z``), taken from the sim clock, where moto passed a datetime;
+ 15. ``...state_task_service_aws_sdk.StateTaskServiceAwsSdk._eval_service_task``: timestamps in an AWS SDK
+     integration's result become ISO-8601 text (state data is JSON in Step Functions; moto kept
+     datetimes, which then broke DescribeExecution's output);
+ 16. ``ExecutionWorker.__deepcopy__`` -> the worker itself: moto deep-copies a state machine, with its
+     executions, on every StartExecution, and a finished execution's worker holds locks, so a state
+     machine could only ever be started once.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
+import sys
 import threading
+import weakref
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -28,6 +57,9 @@ from . import world as world_mod
 from .calls import Call, key_params
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes, CloudFormation quotas
+# moto configuration of every sandbox (mock_aws(config=...) in-process, default_user_config in the server):
+# Step Functions validate definitions as Amazon States Language and can execute them.
+MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}}
 _install_lock = threading.Lock()
 _installed = False
 # moto's original callables we replaced, by dotted name (the canary tests compare signatures).
@@ -134,6 +166,130 @@ def _get_stack_from_s3_url(self: Any, template_url: str) -> str:
         ) from exc
 
 
+def _wrap_evaluation_environment(original):
+    @functools.wraps(original)
+    def method(self: Any) -> Any:
+        env = original(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        now = world_mod.current().clock.now()
+        execution["StartTime"] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+        return env
+
+    return method
+
+
+def _json_safe(value: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _wrap_sdk_task(original):
+    @functools.wraps(original)
+    def method(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, env, *args, **kwargs)
+        if env.stack:
+            env.stack[-1] = _json_safe(env.stack[-1])
+        return result
+
+    return method
+
+
+_EXECUTION_WORLD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _sim_wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+    """A Wait state waits on the sim clock: a manual clock jumps ahead, a scaled one waits the real
+    equivalent (still interruptible by StopExecution). An execution outlives its account only in real time,
+    so it can never move the clock of a later sandbox."""
+    world = world_mod.current()
+    # Kept beside the environment, not in it: moto deep-copies a state machine with its executions on
+    # every StartExecution, and a World (locks) cannot be copied.
+    started_in = _EXECUTION_WORLD.setdefault(env, world)
+    if wait_seconds <= 0:
+        return
+    if started_in is not world:  # an execution left over from a reset account: real time, harmless
+        env.program_state_event.wait(wait_seconds)
+        return
+    clock = world.clock
+    if clock.manual:
+        clock.advance(wait_seconds)
+    else:
+        env.program_state_event.wait(wait_seconds / (clock.factor or 1.0))
+
+
+_INDEFINITE_PATH = re.compile(r"\*|\.\.|\?\(|\[[^\]]*[:,][^\]]*\]")  # wildcard, deep scan, filter, slice, union
+
+
+def _extract_json(path: str, data: Any) -> Any:
+    """ASL reference paths: a definite path selects a single value, even through an index."""
+    if not _INDEFINITE_PATH.search(path):
+        from jsonpath_ng.ext import parse
+
+        matches = parse(path).find(data)
+        if len(matches) == 1:
+            return matches[0].value
+    return ORIGINALS["json_path.extract_json"](path, data)
+
+
+def _patch_extract_json() -> None:
+    import moto.stepfunctions.parser.asl.eval.states  # noqa: F401 - loads every user of extract_json
+    import moto.stepfunctions.parser.asl.parse.asl_parser  # noqa: F401
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    original = ORIGINALS.setdefault("json_path.extract_json", json_path.extract_json)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "extract_json", None) is original:
+            module.extract_json = _extract_json
+
+
+def _validate_definition(definition: str) -> None:
+    ORIGINALS["StepFunctionsParserBackend._validate_definition"](definition=definition)
+    from .sfn_checks import check_definition
+
+    check_definition(definition)
+
+
+def _sns_publish(self: Any, message: str, message_id: str, subject: str | None = None,
+                 message_attributes: dict[str, Any] | None = None, *args: Any, **kwargs: Any) -> None:
+    if self.protocol not in ("http", "https"):
+        return ORIGINALS["Subscription.publish"](self, message, message_id, subject, message_attributes,
+                                                  *args, **kwargs)
+    matcher = self._filter_policy_matcher
+    if matcher is not None and not matcher.matches(message_attributes, message):
+        return None
+    if kwargs.get("message_structure") == "json":
+        message = self._parse_message_structure(message, self.protocol)
+    world = world_mod.current()
+    world.deliveries.append(world_mod.Delivery(self.topic.arn, self.protocol, self.endpoint, subject, message))
+    return None
+
+
+def _name_parser_errors() -> None:
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import api
+
+    for value in vars(api).values():
+        if isinstance(value, type) and issubclass(value, AWSError) and value.TYPE is None:
+            code = vars(value).get("code")
+            if isinstance(code, str):
+                value.TYPE = code
+
+
+def enable_moto_config() -> None:
+    """Apply ``MOTO_CONFIG`` process-wide (the HTTP server; ``mock_aws`` takes it as ``config``)."""
+    from moto.core.config import default_user_config
+
+    for key, value in MOTO_CONFIG.items():
+        default_user_config[key] = {**default_user_config.get(key, {}), **value}
+
+
 def install() -> None:
     """Apply every patch once per process; safe to call repeatedly."""
     global _installed
@@ -146,11 +302,19 @@ def install() -> None:
         from moto.core.responses import BaseResponse
         from moto.dms.responses import DatabaseMigrationServiceResponse
         from moto.s3.responses import S3Response
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_aws_sdk as aws_sdk,
+        )
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+            StateTaskService,
+        )
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-        from .cfn import dms_resources, stacks
+        from .cfn import aws_resources, dms_resources, stacks
         from .dms import api
 
-        assert dms_resources.MODELS  # importing defines the CloudFormationModel subclasses
+        assert dms_resources.MODELS and aws_resources.MODELS  # importing defines the CloudFormationModel subclasses
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()
 
@@ -178,6 +342,28 @@ def install() -> None:
         cfn_models.ChangeSet.diff = stacks.change_set_diff
         cfn_models.Stack.status = stacks.status_property
         cfn_models.utcnow = stacks.sim_now
+
+        from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+        ExecutionWorker.__deepcopy__ = lambda self, memo: self
+        ORIGINALS["ExecutionWorker._get_evaluation_environment"] = ExecutionWorker._get_evaluation_environment
+        ExecutionWorker._get_evaluation_environment = _wrap_evaluation_environment(
+            ExecutionWorker._get_evaluation_environment)
+        ORIGINALS["StateTaskServiceAwsSdk._eval_service_task"] = aws_sdk.StateTaskServiceAwsSdk._eval_service_task
+        sdk_task = aws_sdk.StateTaskServiceAwsSdk
+        sdk_task._eval_service_task = _wrap_sdk_task(sdk_task._eval_service_task)
+        ORIGINALS["WaitFunction._wait_interval"] = WaitFunction._wait_interval
+        WaitFunction._wait_interval = _sim_wait_interval
+        StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["databasemigration"] = "dms"
+        aws_sdk._SERVICE_ERROR_NAMES["databasemigration"] = "DatabaseMigration"
+        _patch_extract_json()
+        _name_parser_errors()
+        from moto.sns.models import Subscription
+
+        ORIGINALS["Subscription.publish"] = Subscription.publish
+        Subscription.publish = _sns_publish
+        ORIGINALS["StepFunctionsParserBackend._validate_definition"] = StepFunctionsParserBackend._validate_definition
+        StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition)
 
         CloudFormationResponse._validate_different_update = lambda self, *a, **k: None
         CloudFormationResponse._get_stack_from_s3_url = _get_stack_from_s3_url

@@ -1,8 +1,8 @@
 """pytest fixtures: ``sandbox`` (in-process, moto ``mock_aws``) and ``sandbox_server`` (HTTP).
 
 Enable with ``pytest_plugins = ["deployer.sandbox.pytest_plugin"]`` in tests/conftest.py.
-Both yield an object with the same helpers (clock, faults, calls, set_table_size,
-table_restarts, overwrites, s3_keys, put_s3_object, load_scenario, client(...)).
+Both yield an object with the same helpers (clock, faults, calls, set_table_size, record_changes,
+table_restarts, tables, overwrites, sns_deliveries, s3_keys, put_s3_object, load_scenario, client(...)).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def sandbox() -> Iterator[Sandbox]:
     saved = {k: os.environ.get(k) for k in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL")}
     os.environ["MOTO_ACCOUNT_ID"] = DEFAULT_ACCOUNT_ID
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
+    with mock_aws(config=moto_patch.MOTO_CONFIG):
         world = new_world(SimClock())
         yield Sandbox(world, region=DEFAULT_REGION, account_id=DEFAULT_ACCOUNT_ID)
     for key, value in saved.items():

@@ -10,7 +10,7 @@ from typing import Any
 
 from .calls import Call, CallLog
 from .sandbox import SandboxBase
-from .world import Overwrite
+from .world import Delivery, Overwrite
 
 
 def _request(url: str, method: str = "GET", body: Any = None) -> Any:
@@ -49,8 +49,9 @@ class RemoteFaults(_Remote):
     def slow_stop(self, task_id: str, seconds: float) -> None:
         self.call("faults/slow-stop", "POST", {"task_id": task_id, "seconds": seconds})
 
-    def fail_task(self, task_id: str, message: str = "Injected task failure") -> None:
-        self.call("faults/task-failure", "POST", {"task_id": task_id, "message": message})
+    def fail_task(self, task_id: str, message: str = "Injected task failure", at: datetime | None = None) -> None:
+        self.call("faults/task-failure", "POST",
+                  {"task_id": task_id, "message": message, "at": at.isoformat() if at else None})
 
     def fail_next_connection_test(self, endpoint_id: str | None = None, message: str = "Injected") -> None:
         self.call("faults/connection-test", "POST", {"endpoint_id": endpoint_id, "message": message})
@@ -85,11 +86,21 @@ class RemoteSandbox(SandboxBase, _Remote):
     def set_table_size(self, task_id: str, schema: str, table: str, rows: int) -> None:
         self.call("table-sizes", "POST", {"task_id": task_id, "schema": schema, "table": table, "rows": rows})
 
+    def record_changes(self, endpoint: str, schema: str, table: str, *, inserts: int = 0, updates: int = 0,
+                       deletes: int = 0, ddls: int = 0, at: datetime | str | None = None) -> None:
+        when = at.isoformat() if isinstance(at, datetime) else at
+        self.call("changes", "POST", {"endpoint": endpoint, "schema": schema, "table": table, "inserts": inserts,
+                                      "updates": updates, "deletes": deletes, "ddls": ddls, "at": when})
+
     def tables(self, task_id: str) -> dict[str, dict[str, Any]]:
         return self.call(f"tables?task_id={task_id}")
 
     def table_restarts(self, task_id: str, schema: str, table: str) -> int:
         return self.tables(task_id).get(f"{schema}.{table}", {}).get("restarts", 0)
+
+    @property
+    def sns_deliveries(self) -> list[Delivery]:
+        return [Delivery(**d) for d in self.call("sns-deliveries")]
 
     @property
     def overwrites(self) -> list[Overwrite]:

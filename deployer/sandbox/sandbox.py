@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ from . import world as world_mod
 from .calls import CallLog
 from .clock import SimClock
 from .config import SimConfig
+from .dms.changes import Counts
 from .dms.mappings import TableRef
 from .faults import Faults
-from .world import Overwrite, World
+from .world import Delivery, Overwrite, World
 
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -51,6 +53,12 @@ class SandboxBase:
         s3 = self.client("s3")
         ensure_bucket(s3, bucket, self.region)
         s3.put_object(Bucket=bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
+
+
+def parse_when(value: datetime | str) -> datetime:
+    """A sim time given as a datetime or ISO-8601 text; naive means UTC."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
@@ -98,6 +106,11 @@ class Sandbox(SandboxBase):
         self.world.sync()
         return list(self.world.overwrites)
 
+    @property
+    def sns_deliveries(self) -> list[Delivery]:
+        """Messages SNS would have POSTed to http/https subscribers (ASSUMPTIONS A31)."""
+        return list(self.world.deliveries)
+
     def advance(self, seconds: float) -> None:
         self.world.clock.advance(seconds)
         self.world.sync()
@@ -105,6 +118,17 @@ class Sandbox(SandboxBase):
     def set_table_size(self, task_id: str, schema: str, table: str, rows: int) -> None:
         with self.world.lock:
             self.world.table_sizes[(task_id, schema, table)] = rows
+
+    def record_changes(self, endpoint: str, schema: str, table: str, *, inserts: int = 0, updates: int = 0,
+                       deletes: int = 0, ddls: int = 0, at: datetime | str | None = None) -> None:
+        """Changes committed to ``schema.table`` at the source database behind ``endpoint`` (a source endpoint
+        identifier or ARN) at sim time ``at`` (default: now). Every task reading that endpoint applies them
+        in its CDC phase (ASSUMPTIONS A22)."""
+        when = parse_when(at) if at is not None else self.world.clock.now()
+        with self.world.lock:
+            self.world.sync()
+            source = self.world.source_endpoint_id(endpoint)
+            self.world.changes.record(source, schema, table, when, Counts(inserts, updates, deletes, ddls))
 
     def _task(self, task_id: str):
         self.world.sync()
@@ -121,7 +145,8 @@ class Sandbox(SandboxBase):
     def tables(self, task_id: str) -> dict[str, dict[str, Any]]:
         """Sandbox-side view of a task's tables: state, restarts, output paths."""
         return {
-            str(ref): {"state": run.state, "restarts": run.restarts, "rows": run.rows, "outputs": list(run.output_paths)}
+            str(ref): {"state": run.state, "restarts": run.restarts, "rows": run.rows,
+                       "outputs": list(run.output_paths)}
             for ref, run in self._task(task_id).tables.items()
         }
 

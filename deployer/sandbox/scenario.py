@@ -18,6 +18,8 @@ deployed:                            # what is already deployed, base stack firs
 running:                             # start deployed tasks and let their full loads finish
   exclude: [team-b-paused]           # task ids left stopped (paused)
   mid_full_load: [team-a-app/app.orders]     # tables left in the middle of their full load
+changes:                             # changes at source databases (Sandbox.record_changes), after `running`
+  - {endpoint: team-a-source, table: app.users, at: "2024-03-01T09:00:00Z", inserts: 10, updates: 2, deletes: 1}
 ```
 """
 
@@ -112,7 +114,11 @@ def run_tasks(sandbox: Any, spec: dict[str, Any] | bool) -> None:
     for spec_table in spec.get("mid_full_load", []):
         task_id, schema, table = _parse_table(spec_table)
         sandbox.set_table_size(task_id, schema, table, int(rate * MID_LOAD_SECONDS))
-    while any(t["Status"] == "creating" for t in dms.describe_replication_tasks(WithoutSettings=True)["ReplicationTasks"]):
+
+    def statuses() -> set[str]:
+        return {t["Status"] for t in dms.describe_replication_tasks(WithoutSettings=True)["ReplicationTasks"]}
+
+    while "creating" in statuses():
         sandbox.advance(5)
     for _ in range(1_000):
         if not any(c.get("Status") == "testing" for c in dms.describe_connections().get("Connections", [])):
@@ -126,7 +132,8 @@ def run_tasks(sandbox: Any, spec: dict[str, Any] | bool) -> None:
         sandbox.advance(30)
         pending = False
         for task in wanted:
-            for table in dms.describe_table_statistics(ReplicationTaskArn=task["ReplicationTaskArn"])["TableStatistics"]:
+            stats = dms.describe_table_statistics(ReplicationTaskArn=task["ReplicationTaskArn"])["TableStatistics"]
+            for table in stats:
                 key = (task["ReplicationTaskIdentifier"], table["SchemaName"], table["TableName"])
                 if key not in mid and table["TableState"] != "Table completed":
                     pending = True
@@ -169,3 +176,7 @@ def load_scenario(sandbox: Any, scenario: str | Path | dict[str, Any]) -> None:
         running = {} if doc["running"] is True else dict(doc["running"])
         running["exclude"] = sorted(set(running.get("exclude", [])) | paused)
         run_tasks(sandbox, running)
+    for change in doc.get("changes") or []:
+        schema, _, table = str(change["table"]).partition(".")
+        counts = {k: int(change.get(k, 0)) for k in ("inserts", "updates", "deletes", "ddls")}
+        sandbox.record_changes(change["endpoint"], schema, table, at=change.get("at"), **counts)

@@ -12,10 +12,14 @@ drive what only a test or demo may touch:
   POST /_sandbox/faults/throttle            {"service": "dms", "operation": "StopReplicationTask", "times": 2}
   POST /_sandbox/faults/stack-update        {"stack_name": "...", "reason": "..."}
   POST /_sandbox/faults/slow-stop           {"task_id": "...", "seconds": 600}
-  POST /_sandbox/faults/task-failure        {"task_id": "...", "message": "..."}
+  POST /_sandbox/faults/task-failure        {"task_id": "...", "message": "...", "at": "<ISO-8601>" | null}
   POST /_sandbox/faults/connection-test     {"endpoint_id": "..." | null, "message": "..."}
+  GET  /_sandbox/changes                    changes recorded at source databases
+  POST /_sandbox/changes                    {"endpoint": "...", "schema": "...", "table": "...", "inserts": 1,
+                                             "updates": 0, "deletes": 0, "ddls": 0, "at": "<ISO-8601>" | null}
   POST /_sandbox/table-sizes                {"task_id": "...", "schema": "...", "table": "...", "rows": 1}
   GET  /_sandbox/tables?task_id=...         per-table state/restarts/outputs
+  GET  /_sandbox/sns-deliveries             SNS messages for http/https subscribers (recorded, not sent)
   GET  /_sandbox/overwrites                 S3 writes that were refused (must stay empty)
   POST /_sandbox/scenario                   {"path": "..."} or {"scenario": {...}}
   POST /_sandbox/reset                      fresh account (moto + sandbox state)
@@ -24,6 +28,7 @@ drive what only a test or demo may touch:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -31,15 +36,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import logging
-
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from . import moto_patch
 from . import world as world_mod
 from .clock import SimClock
-from .sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Sandbox, new_world
+from .sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Sandbox, new_world, parse_when
 
 PREFIX = "/_sandbox/"
 
@@ -92,13 +95,21 @@ class ControlApp:
         elif route == ("POST", "faults/slow-stop"):
             world.faults.slow_stop(body["task_id"], float(body["seconds"]))
         elif route == ("POST", "faults/task-failure"):
-            world.faults.fail_task(body["task_id"], body.get("message", "Injected task failure"))
+            at = parse_when(body["at"]) if body.get("at") else None
+            world.faults.fail_task(body["task_id"], body.get("message", "Injected task failure"), at)
         elif route == ("POST", "faults/connection-test"):
             world.faults.fail_next_connection_test(body.get("endpoint_id"), body.get("message", "Injected"))
+        elif route == ("GET", "changes"):
+            return world.changes.snapshot()
+        elif route == ("POST", "changes"):
+            counts = {k: int(body.get(k, 0)) for k in ("inserts", "updates", "deletes", "ddls")}
+            sb.record_changes(body["endpoint"], body["schema"], body["table"], at=body.get("at"), **counts)
         elif route == ("POST", "table-sizes"):
             sb.set_table_size(body["task_id"], body["schema"], body["table"], int(body["rows"]))
         elif route == ("GET", "tables"):
             return sb.tables(request.args["task_id"])
+        elif route == ("GET", "sns-deliveries"):
+            return [asdict(d) for d in sb.sns_deliveries]
         elif route == ("GET", "overwrites"):
             return [asdict(o) for o in sb.overwrites]
         elif route == ("POST", "scenario"):
@@ -140,6 +151,7 @@ def start_server(host: str = "127.0.0.1", port: int = 0, scenario: Path | None =
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     moto_patch.install()
+    moto_patch.enable_moto_config()
     os.environ["MOTO_ACCOUNT_ID"] = account_id
     world = new_world(SimClock(factor=clock_factor))
     sandbox = Sandbox(world, region=region, account_id=account_id)
@@ -147,6 +159,8 @@ def start_server(host: str = "127.0.0.1", port: int = 0, scenario: Path | None =
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = make_server(host, port, app, threaded=True)
     url = f"http://{host}:{server.server_address[1]}"
+    # state machine executions call AWS SDK integrations at http://localhost:$MOTO_PORT
+    os.environ["MOTO_PORT"] = str(server.server_address[1])
     sandbox.endpoint_url = url
     thread = threading.Thread(target=server.serve_forever, name="dms-sandbox", daemon=True)
     thread.start()

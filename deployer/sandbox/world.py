@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .calls import CallLog
 from .clock import SimClock
 from .config import SimConfig
+from .dms.changes import ChangeFeed
 from .faults import Faults
 
 if TYPE_CHECKING:
@@ -29,6 +30,17 @@ class Overwrite:
     writer: str  # e.g. task ARN
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """An SNS message for an http/https subscription: recorded, never sent (the sandbox is offline)."""
+
+    topic_arn: str
+    protocol: str
+    endpoint: str
+    subject: str | None
+    message: str
+
+
 @dataclass
 class World:
     clock: SimClock = field(default_factory=SimClock)
@@ -36,6 +48,8 @@ class World:
     faults: Faults = field(default_factory=Faults)
     calls: CallLog = field(default_factory=CallLog)
     overwrites: list[Overwrite] = field(default_factory=list)
+    changes: ChangeFeed = field(default_factory=ChangeFeed)  # the source databases' change logs
+    deliveries: list[Delivery] = field(default_factory=list)  # SNS http/https deliveries (A31)
     # (task identifier, schema, table) -> rows in the source table
     table_sizes: dict[tuple[str, str, str], int] = field(default_factory=dict)
     dms: dict[tuple[str, str], DmsBackend] = field(default_factory=dict)
@@ -49,6 +63,15 @@ class World:
             if key not in self.dms:
                 self.dms[key] = DmsBackend(self, account_id, region)
             return self.dms[key]
+
+    def source_endpoint_id(self, endpoint: str) -> str:
+        """The identifier of a source endpoint given by identifier or ARN (an unknown ARN stays as given)."""
+        if endpoint.startswith("arn:"):
+            for backend in list(self.dms.values()):
+                found = backend.endpoint_by_arn(endpoint)
+                if found is not None:
+                    return found.identifier
+        return endpoint
 
     def table_rows(self, task_id: str, schema: str, table: str) -> int:
         return self.table_sizes.get((task_id, schema, table), self.config.default_table_rows)

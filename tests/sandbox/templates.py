@@ -122,7 +122,8 @@ def team_template(tasks: dict[str, str], migration_type: str = "full-load-and-cd
         },
         "Events": {
             "Type": "AWS::DMS::EventSubscription",
-            "Properties": {"SubscriptionName": "team-a-events", "SnsTopicArn": {"Fn::ImportValue": "dmsctl-AlertsTopic"},
+            "Properties": {"SubscriptionName": "team-a-events",
+                           "SnsTopicArn": {"Fn::ImportValue": "dmsctl-AlertsTopic"},
                            "SourceType": "replication-task", "EventCategories": ["failure", "state change"],
                            "Enabled": True},
         },

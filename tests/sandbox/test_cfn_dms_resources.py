@@ -71,7 +71,8 @@ def test_create_only_change_replaces_the_task(sandbox, deployed):
     new = t.team_template({"team-a-app-v2": t.mappings(*("app.users", "app.orders"))})
     new["Resources"]["Instance2"] = {
         "Type": "AWS::DMS::ReplicationInstance",
-        "Properties": {"ReplicationInstanceIdentifier": "team-a-instance-2", "ReplicationInstanceClass": "dms.t3.large"},
+        "Properties": {"ReplicationInstanceIdentifier": "team-a-instance-2",
+                       "ReplicationInstanceClass": "dms.t3.large"},
     }
     new["Resources"]["Task0"]["Properties"]["ReplicationInstanceArn"] = {"Ref": "Instance2"}
     assert h.update_stack(sandbox, "dmsctl-team-a", t.body(new)) == "UPDATE_COMPLETE"

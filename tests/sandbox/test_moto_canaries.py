@@ -130,3 +130,80 @@ def test_exceptions_and_server_entry_points():
     assert err.code == 400 and '"__type": "InvalidResourceStateFault"' in err.description
     assert callable(moto_api_backend.reset)
     assert DomainDispatcherApplication and create_backend_app and MissingBucket
+
+
+def test_step_functions_internals_the_sandbox_relies_on():
+    from moto.cloudformation import parsing
+    from moto.settings import moto_server_port
+    from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions import responses as sfn_responses
+    from moto.stepfunctions.parser import api
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    from deployer.sandbox.cfn.aws_resources import MODELS
+
+    assert "execute_state_machine" in inspect.getsource(sfn_responses.get_backend)
+    # moto's own CFN model writes to the plain backend: the reason the sandbox has its own
+    assert "stepfunctions_backends[" in inspect.getsource(sfn_models.StateMachine.create_from_cloudformation_json)
+    for model in MODELS:
+        assert parsing.get_model_map()[model.cloudformation_type()] is model, "sandbox model lost to moto's"
+    assert _params(moto_patch.ORIGINALS["WaitFunction._wait_interval"]) == ["self", "env", "wait_seconds"]
+    assert WaitFunction._wait_interval is moto_patch._sim_wait_interval
+    assert StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["databasemigration"] == "dms"
+    assert aws_sdk._SERVICE_ERROR_NAMES["databasemigration"] == "DatabaseMigration"
+    assert _params(moto_patch.ORIGINALS["StepFunctionsParserBackend._validate_definition"]) == ["definition"]
+    assert api.InvalidDefinition.TYPE == "InvalidDefinition"
+    assert "moto_server_port()" in inspect.getsource(boto_client.boto_client_for)
+    assert "MOTO_PORT" in inspect.getsource(moto_server_port)
+
+
+def test_every_user_of_extract_json_gets_the_patched_one():
+    import importlib
+    import pathlib
+
+    import moto.stepfunctions.parser as parser
+
+    root = pathlib.Path(parser.__file__).parent
+    users = [p for p in root.rglob("*.py")
+             if "extract_json," in p.read_text() or "import extract_json" in p.read_text()]
+    assert users, "moto no longer imports extract_json anywhere: re-check moto_patch._patch_extract_json"
+    for path in users:
+        name = "moto.stepfunctions.parser." + ".".join(path.relative_to(root).with_suffix("").parts)
+        assert importlib.import_module(name).extract_json is moto_patch._extract_json, name
+
+
+def test_sns_subscription_publish_keeps_its_signature():
+    params = _params(moto_patch.ORIGINALS["Subscription.publish"])
+    assert params[:5] == ["self", "message", "message_id", "subject", "message_attributes"]
+    assert "message_structure" in params
+    from moto.sns.models import Subscription
+
+    assert {"_filter_policy_matcher", "_parse_message_structure"} <= set(dir(Subscription("1", _Topic(), "e", "https")))
+
+
+class _Topic:
+    arn = "arn:aws:sns:eu-west-1:123456789012:t"
+
+
+def test_step_functions_execution_internals_patched_for_the_sandbox():
+    """moto_patch 14-16: the context object's Execution data, the SDK task result on the stack, and the
+    deep copy of a state machine's executions on StartExecution."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    assert _params(moto_patch.ORIGINALS["ExecutionWorker._get_evaluation_environment"]) == ["self"]
+    assert _params(moto_patch.ORIGINALS["StateTaskServiceAwsSdk._eval_service_task"])[:2] == ["self", "env"]
+    assert StateTaskServiceAwsSdk._eval_service_task is not moto_patch.ORIGINALS[
+        "StateTaskServiceAwsSdk._eval_service_task"]
+    assert "stack" in inspect.signature(Environment.__init__).parameters or hasattr(Environment, "stack")
+    assert ExecutionWorker.__deepcopy__(worker := object.__new__(ExecutionWorker), {}) is worker

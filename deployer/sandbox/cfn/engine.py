@@ -16,7 +16,7 @@ from typing import Any
 
 from moto.cloudformation.parsing import clean_json, parse_and_update_resource
 
-from .dms_resources import _DmsModel
+from .model import SandboxModel
 
 
 class StackOperationFailed(Exception):
@@ -59,8 +59,9 @@ def handler_message(exc: Exception) -> str:
     """CloudFormation's wording for a resource handler error (ASSUMPTIONS A12)."""
     code = getattr(exc, "error_type", None)
     message = getattr(exc, "message", None) or str(exc)
+    service = getattr(exc, "service", None) or "DatabaseMigration"
     if code:
-        return (f'Resource handler returned message: "{code}: {message} (Service: DatabaseMigration, '
+        return (f'Resource handler returned message: "{code}: {message} (Service: {service}, '
                 f'Status Code: 400)" (HandlerErrorCode: InvalidRequest)')
     return message
 
@@ -134,7 +135,7 @@ def resolved_properties(rm: Any, logical_id: str) -> Any:
 
 
 def _is_model(value: Any) -> bool:
-    return hasattr(value, "logical_resource_id") or isinstance(value, _DmsModel)
+    return hasattr(value, "logical_resource_id") or isinstance(value, SandboxModel)
 
 
 def _delete(rm: Any, resource: Any, body: dict[str, Any]) -> None:
@@ -220,7 +221,7 @@ def apply_update(
             if new is None:
                 continue
             rm._parsed_resources[current] = new
-            kind = "replace" if (new is not existing and isinstance(new, _DmsModel)) else "modify"
+            kind = "replace" if (new is not existing and isinstance(new, SandboxModel)) else "modify"
             snap.journal.append(JournalEntry(kind, current, existing, new))
             props[current] = new_props
         current = None

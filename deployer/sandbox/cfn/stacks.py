@@ -82,7 +82,8 @@ def _finish(stack: Stack, status: str, done: datetime, reason: str | None = None
 def _check_idle(stack: Stack) -> None:
     status = stack.status
     if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
-        raise ValidationError(stack.stack_id, message=f"Stack:{stack.stack_id} is in {status} state and can not be updated.")
+        raise ValidationError(stack.stack_id,
+                              message=f"Stack:{stack.stack_id} is in {status} state and can not be updated.")
 
 
 def describe_stack_events(self: Any, stack_name: str) -> list[Event]:

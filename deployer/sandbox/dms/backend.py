@@ -18,6 +18,7 @@ from .errors import (
     ResourceNotFoundFault,
 )
 from .mappings import TableRef
+from .positions import start_time_position
 from .resources import (
     ENDPOINT_SCALAR_KEYS,
     ENDPOINT_SETTINGS_KEYS,
@@ -47,6 +48,16 @@ def paginate(items: list[Any], params: dict[str, Any], maximum: int) -> tuple[li
     page = items[start : start + max_records]
     marker = str(start + max_records) if start + max_records < len(items) else None
     return page, marker
+
+
+def _start_position(p: dict[str, Any]) -> str | None:
+    """CdcStartPosition, or CdcStartTime in its date form; both at once is an error (DMS API)."""
+    position = p.get("CdcStartPosition")
+    if p.get("CdcStartTime") is not None:
+        if position:
+            raise InvalidParameterValueException("Specify either CdcStartPosition or CdcStartTime")
+        position = start_time_position(p["CdcStartTime"])
+    return position
 
 
 def _filter_values(params: dict[str, Any]) -> dict[str, list[str]]:
@@ -172,7 +183,10 @@ class DmsBackend:
                     endpoint.identifier = p[key]
                 elif key == "EngineName":
                     endpoint.engine_name = p[key]
-                endpoint.properties[key] = p[key]
+                if key in ENDPOINT_SETTINGS_KEYS and not p.get("ExactSettings"):  # merged unless ExactSettings
+                    endpoint.properties[key] = {**(endpoint.properties.get(key) or {}), **p[key]}
+                else:
+                    endpoint.properties[key] = p[key]
         if "Password" in p:
             endpoint.properties["Password"] = p["Password"]
         instances = {c.instance.arn: c.instance for c in self.connections.values() if c.endpoint is endpoint}
@@ -282,7 +296,7 @@ class DmsBackend:
             task_settings=p.get("ReplicationTaskSettings"),
             now=now,
             ready_after=0.0 if via_cloudformation else self.world.config.task_create_seconds,  # A8
-            cdc_start_position=p.get("CdcStartPosition"),
+            cdc_start_position=_start_position(p),
             cdc_stop_position=p.get("CdcStopPosition"),
             task_data=p.get("TaskData"),
         )
@@ -295,6 +309,8 @@ class DmsBackend:
         new_id = p.get("ReplicationTaskIdentifier")
         if new_id and new_id != task.identifier and self.task_by_id(new_id):
             raise ResourceAlreadyExistsFault(f"Replication task {new_id} already exists")
+        if p.get("CdcStartTime") is not None:
+            p = {k: v for k, v in p.items() if k != "CdcStartTime"} | {"CdcStartPosition": _start_position(p)}
         task.modify(self.now(), p, via_cloudformation)
         return task.to_dict(self.now())
 
@@ -308,11 +324,7 @@ class DmsBackend:
                     f"Test connection for endpoint {conn.endpoint.identifier} is in progress; "
                     "the task cannot be started until it completes"
                 )
-        cdc_start = p.get("CdcStartPosition")
-        if p.get("CdcStartTime") is not None:
-            if cdc_start:
-                raise InvalidParameterValueException("Specify either CdcStartPosition or CdcStartTime")
-            cdc_start = datetime.fromtimestamp(float(p["CdcStartTime"])).strftime("%Y-%m-%dT%H:%M:%S")
+        cdc_start = _start_position(p)
         task.start(now, p["StartReplicationTaskType"], cdc_start, p.get("CdcStopPosition"))
         return task.to_dict(now)
 

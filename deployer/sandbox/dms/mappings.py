@@ -54,9 +54,25 @@ def literal_name(expr: str) -> str | None:
     return expr.replace("[_]", "_")
 
 
+def exact_name(expr: str) -> str | None:
+    """The name an expression matches exactly when it has no wildcard at all (`[_]` is a plain `_`)."""
+    rest = expr.replace("[_]", "")
+    if "%" in rest or "_" in rest or "[" in rest:
+        return None
+    return expr.replace("[_]", "_")
+
+
 def parse(table_mappings: str | None) -> list[dict[str, Any]]:
-    if not table_mappings:
-        return []
+    """The rules (a fresh list; the parsed JSON is cached, so callers must not modify the rules)."""
+    return list(_parse_cached(table_mappings)) if table_mappings else []
+
+
+@lru_cache(maxsize=64)
+def _parse_cached(table_mappings: str) -> tuple[dict[str, Any], ...]:
+    return tuple(_parse(table_mappings))
+
+
+def _parse(table_mappings: str) -> list[dict[str, Any]]:
     try:
         doc = json.loads(table_mappings)
     except json.JSONDecodeError as exc:
@@ -82,7 +98,11 @@ def selected_tables(table_mappings: str | None, catalog: list[TableRef]) -> list
         schema_expr = str(locator.get("schema-name", "%"))
         table_expr = str(locator.get("table-name", "%"))
         action = rule.get("rule-action", "include")
-        hits = [t for t in catalog if matches(schema_expr, t.schema) and matches(table_expr, t.table)]
+        schema_exact, table_exact = exact_name(schema_expr), exact_name(table_expr)
+        if schema_exact is not None and table_exact is not None:  # no wildcard: no need to scan the catalog
+            hits = [TableRef(schema_exact, table_exact)] if action == "exclude" else []
+        else:
+            hits = [t for t in catalog if matches(schema_expr, t.schema) and matches(table_expr, t.table)]
         if action in ("include", "explicit"):
             schema_lit, table_lit = literal_name(schema_expr), literal_name(table_expr)
             if schema_lit is not None and table_lit is not None:
@@ -100,23 +120,54 @@ class OutputNames:
     table: str
 
 
-def output_names(table_mappings: str | None, table: TableRef) -> OutputNames:
-    """Schema/table names on the target after rename rules (last matching rule wins)."""
-    schema_out, table_out = table.schema, table.table
-    rules = sorted(
-        (r for r in parse(table_mappings) if r.get("rule-type") == "transformation"), key=_rule_order
-    )
-    for rule in rules:
-        if rule.get("rule-action") != "rename":
+@dataclass(frozen=True)
+class _Renames:
+    """A task's rename rules, indexed: rules without wildcards by name, the others in a list."""
+
+    schema_exact: dict[str, tuple[tuple[int, str], str]]  # schema -> (order, value)
+    table_exact: dict[tuple[str, str], tuple[tuple[int, str], str]]
+    schema_wild: tuple[tuple[tuple[int, str], str, str], ...]  # (order, schema expr, value)
+    table_wild: tuple[tuple[tuple[int, str], str, str, str], ...]  # (order, schema expr, table expr, value)
+
+
+@lru_cache(maxsize=64)
+def _renames(table_mappings: str) -> _Renames:
+    schema_exact: dict = {}
+    table_exact: dict = {}
+    schema_wild, table_wild = [], []
+    for rule in parse(table_mappings):
+        if rule.get("rule-type") != "transformation" or rule.get("rule-action") != "rename":
             continue
-        locator = rule.get("object-locator") or {}
-        if not matches(str(locator.get("schema-name", "%")), table.schema):
-            continue
-        target = rule.get("rule-target")
+        order, locator = _rule_order(rule), rule.get("object-locator") or {}
+        schema_expr, table_expr = str(locator.get("schema-name", "%")), str(locator.get("table-name", "%"))
+        target, value = rule.get("rule-target"), rule.get("value")
         if target == "schema":
-            schema_out = str(rule.get("value", schema_out))
-        elif target == "table" and matches(str(locator.get("table-name", "%")), table.table):
-            table_out = str(rule.get("value", table_out))
+            name = exact_name(schema_expr)
+            if name is None:
+                schema_wild.append((order, schema_expr, value))
+            elif name not in schema_exact or schema_exact[name][0] < order:
+                schema_exact[name] = (order, value)
+        elif target == "table":
+            key = (exact_name(schema_expr), exact_name(table_expr))
+            if None in key:
+                table_wild.append((order, schema_expr, table_expr, value))
+            elif key not in table_exact or table_exact[key][0] < order:
+                table_exact[key] = (order, value)
+    return _Renames(schema_exact, table_exact, tuple(schema_wild), tuple(table_wild))
+
+
+def output_names(table_mappings: str | None, table: TableRef) -> OutputNames:
+    """Schema/table names on the target after rename rules (the last matching rule, in rule order, wins)."""
+    if not table_mappings:
+        return OutputNames(table.schema, table.table)
+    r = _renames(table_mappings)
+    schema_hits = [r.schema_exact[table.schema]] if table.schema in r.schema_exact else []
+    schema_hits += [(o, v) for o, s, v in r.schema_wild if matches(s, table.schema)]
+    key = (table.schema, table.table)
+    table_hits = [r.table_exact[key]] if key in r.table_exact else []
+    table_hits += [(o, v) for o, s, t, v in r.table_wild if matches(s, table.schema) and matches(t, table.table)]
+    schema_out = str(max(schema_hits)[1] if schema_hits else table.schema)
+    table_out = str(max(table_hits)[1] if table_hits else table.table)
     return OutputNames(schema_out, table_out)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .changes import Counts
 from .mappings import TableRef
 
 BEFORE_LOAD = "Before load"
@@ -25,10 +26,11 @@ class TableRun:
     inserts: float = 0.0
     updates: float = 0.0
     deletes: float = 0.0
+    ddls: float = 0.0
     restarts: int = 0  # full loads interrupted by a stop/failure (they restart from zero)
     last_update: datetime | None = None
-    last_cdc_file: datetime | None = None
-    cdc_since: datetime | None = None
+    cdc_from: datetime | None = None  # log position after which this table's changes are not applied yet
+    last_cdc_file: datetime | None = None  # write time of its latest CDC file
     output_paths: list[str] = field(default_factory=list)
 
     def start_load(self, now: datetime, rows: int) -> None:
@@ -48,13 +50,11 @@ class TableRun:
         self.full_load_rows = self.rows
         self.load_ended = now
         self.last_update = now
-        self.cdc_since = now
 
     def mark_cdc_only(self, now: datetime) -> None:
         """CDC-only task: no full load, the table is captured from the start (ASSUMPTIONS A7)."""
         self.state = COMPLETED
         self.last_update = now
-        self.cdc_since = now
 
     def interrupt(self, now: datetime) -> None:
         """A stop/failure during full load: the load restarts from zero on resume."""
@@ -71,13 +71,18 @@ class TableRun:
         self.full_load_rows = 0
         self.load_started = None
         self.load_ended = None
-        self.cdc_since = None
         self.last_update = now
 
-    def accrue_cdc(self, seconds: float, inserts_per_second: float) -> None:
-        self.inserts += seconds * inserts_per_second
-        self.updates += seconds * inserts_per_second / 2
-        self.deletes += seconds * inserts_per_second / 10
+    def apply_changes(self, counts: Counts, now: datetime) -> None:
+        self.inserts += counts.inserts
+        self.updates += counts.updates
+        self.deletes += counts.deletes
+        self.ddls += counts.ddls
+        self.last_update = now
+
+    def reset_counters(self) -> None:
+        """Change counters count from the task's latest start (ASSUMPTIONS A24)."""
+        self.inserts = self.updates = self.deletes = self.ddls = 0.0
 
     def loaded_rows(self, now: datetime, rows_per_second: float) -> int:
         if self.state == FULL_LOAD and self.load_started is not None:
@@ -86,18 +91,18 @@ class TableRun:
         return self.full_load_rows
 
     def statistics(self, now: datetime, rows_per_second: float) -> dict[str, Any]:
-        inserts, updates, deletes = int(self.inserts), int(self.updates), int(self.deletes)
+        inserts, updates, deletes, ddls = int(self.inserts), int(self.updates), int(self.deletes), int(self.ddls)
         stats: dict[str, Any] = {
             "SchemaName": self.ref.schema,
             "TableName": self.ref.table,
             "Inserts": inserts,
             "Deletes": deletes,
             "Updates": updates,
-            "Ddls": 0,
+            "Ddls": ddls,
             "AppliedInserts": inserts,
             "AppliedDeletes": deletes,
             "AppliedUpdates": updates,
-            "AppliedDdls": 0,
+            "AppliedDdls": ddls,
             "FullLoadRows": self.loaded_rows(now, rows_per_second),
             "FullLoadCondtnlChkFailedRows": 0,
             "FullLoadErrorRows": 0,

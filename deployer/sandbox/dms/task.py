@@ -12,13 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..s3_output import OutputError, join_key, write_object
+from ..s3_output import OutputError
 from . import mappings, settings
-from .errors import InvalidParameterValueException, InvalidResourceStateFault
+from .capture import CdcCapture
+from .errors import InvalidParameterCombinationException, InvalidParameterValueException, InvalidResourceStateFault
 from .mappings import TableRef
+from .positions import (
+    STOP_AT_COMMIT_TIME,
+    STOP_AT_SERVER_TIME,
+    parse_checkpoint,
+    parse_start_position,
+    parse_stop_position,
+)
 from .tables import BEFORE_LOAD, COMPLETED, FULL_LOAD, TableRun
 
 if TYPE_CHECKING:
@@ -26,12 +34,13 @@ if TYPE_CHECKING:
 
 STOP_NORMAL = "Stop Reason NORMAL"
 STOP_FULL_LOAD_ONLY_FINISHED = "Stop Reason FULL_LOAD_ONLY_FINISHED"
-STOP_AT_SERVER_TIME = "Stop Reason STOPPED_AT_SERVER_TIME"
-STOP_AT_COMMIT_TIME = "Stop Reason STOPPED_AT_COMMIT_TIME"
 STOP_FATAL_ERROR = "Stop Reason FATAL_ERROR"
+__all__ = ["STOP_AT_COMMIT_TIME", "STOP_AT_SERVER_TIME", "STOP_FATAL_ERROR", "STOP_FULL_LOAD_ONLY_FINISHED",
+           "STOP_NORMAL", "ReplicationTask"]
 
 MODIFIABLE = ("stopped", "ready", "failed")
 STARTABLE = ("stopped", "ready", "failed")
+START_TYPES = ("start-replication", "resume-processing", "reload-target")
 
 
 @dataclass(frozen=True)
@@ -41,35 +50,7 @@ class PendingStatus:
     stop_reason: str | None = None
 
 
-@dataclass(frozen=True)
-class StopPosition:
-    kind: str  # server_time | commit_time
-    at: datetime
-
-    @property
-    def reason(self) -> str:
-        return STOP_AT_SERVER_TIME if self.kind == "server_time" else STOP_AT_COMMIT_TIME
-
-
-def parse_stop_position(value: str | None) -> StopPosition | None:
-    if not value:
-        return None
-    kind, _, stamp = value.partition(":")
-    if kind not in ("server_time", "commit_time"):
-        raise InvalidParameterValueException(f"Invalid CdcStopPosition '{value}'")
-    try:
-        at = datetime.fromisoformat(stamp)
-    except ValueError as exc:
-        raise InvalidParameterValueException(f"Invalid CdcStopPosition '{value}'") from exc
-    return StopPosition(kind, at if at.tzinfo else at.replace(tzinfo=UTC))
-
-
-def checkpoint_at(when: datetime, seq: int) -> str:
-    """A recovery checkpoint, lexicographically and numerically monotone in sim time (A10)."""
-    return f"checkpoint:V1#{int(when.timestamp()):012d}#sandbox-changelog.{when:%Y%m%d%H%M%S}:{seq}#0#0#*#0#{seq}"
-
-
-class ReplicationTask:
+class ReplicationTask(CdcCapture):
     def __init__(
         self,
         backend: DmsBackend,
@@ -100,6 +81,8 @@ class ReplicationTask:
         self.cdc_start_position = cdc_start_position
         self.cdc_stop_position = cdc_stop_position
         parse_stop_position(cdc_stop_position)
+        if cdc_start_position:
+            parse_start_position(cdc_start_position)
         self.task_data = task_data
         self.created_at = now
         self.status = "creating" if ready_after > 0 else "ready"
@@ -117,6 +100,7 @@ class ReplicationTask:
         self.last_failure_message: str | None = None
         self.recovery_checkpoint: str | None = None
         self.checkpoint_seq = 0
+        self.run_from: datetime | None = None  # log position the current run reads from (None: from now)
         self.synced_at = now
         self._apply_selection(now)
 
@@ -154,37 +138,35 @@ class ReplicationTask:
             if event is None or event[0] > now:
                 break
             at, action = event
-            self._accrue(max(at, self.synced_at))
+            self._advance(max(at, self.synced_at))
             action(max(at, self.synced_at))
-        self._accrue(max(now, self.synced_at))
-        self._write_cdc_files(now)
+        self._advance(max(now, self.synced_at))
 
     def _next_event(self) -> tuple[datetime, Callable[[datetime], None]] | None:
         events: list[tuple[datetime, Callable[[datetime], None]]] = []
         if self.pending is not None:
             events.append((self.pending.at, self._finish_pending))
-        if self.status in ("running", "starting") and self.world.faults.peek_task_failure(self.identifier):
-            events.append((self.synced_at, self._fail_from_fault))
+        failure = self.world.faults.peek_task_failure(self.identifier)
+        if self.status in ("running", "starting") and failure is not None:
+            events.append((max(failure.at or self.synced_at, self.synced_at), self._fail_from_fault))
         if self.status == "running":
             for run in self.tables.values():
                 if run.state == FULL_LOAD:
                     events.append((run.load_done_at(self._rate()), lambda t, r=run: self._complete_table(r, t)))
             stop = parse_stop_position(self.cdc_stop_position) if self.has_cdc else None
-            if stop is not None:
-                events.append((max(stop.at, self.synced_at), lambda t, s=stop: self._self_stop(t, s.reason)))
+            if stop is not None and all(r.state == COMPLETED for r in self.tables.values()):  # A25
+                events.append((max(stop.at, self.synced_at), lambda t, s=stop: self._stop_at_position(t, s.reason)))
         return min(events, key=lambda e: e[0]) if events else None
 
-    def _accrue(self, t: datetime) -> None:
-        seconds = (t - self.synced_at).total_seconds()
-        if seconds > 0 and self.status == "running" and self.has_cdc:
-            rate = self.world.config.cdc_rows_per_second
-            for run in self.tables.values():
-                if run.state == COMPLETED and run.cdc_since is not None:
-                    run.accrue_cdc(seconds, rate)
-                    run.last_update = t
-            self.checkpoint_seq += 1
-            self.recovery_checkpoint = checkpoint_at(t, self.checkpoint_seq)
+    def _advance(self, t: datetime) -> None:
+        if t > self.synced_at and self.status == "running" and self.has_cdc:
+            self._apply_cdc(t)
         self.synced_at = max(self.synced_at, t)
+
+    def _stop_at_position(self, t: datetime, reason: str) -> None:
+        self._apply_cdc(t, flush=True)
+        if self.status == "running":
+            self._self_stop(t, reason)
 
     def _finish_pending(self, t: datetime) -> None:
         pending, self.pending = self.pending, None
@@ -205,6 +187,8 @@ class ReplicationTask:
             for run in self.tables.values():
                 if run.state != COMPLETED:
                     run.mark_cdc_only(t)
+        if self.has_cdc:
+            self._begin_capture(t, self.run_from)
         self._fill_load_slots(t)
 
     def _fail_on_no_tables(self) -> bool:
@@ -265,62 +249,47 @@ class ReplicationTask:
         for run in self.tables.values():
             run.interrupt(t)
 
-    # --- S3 output -------------------------------------------------------------------
-    def _s3_target(self) -> dict[str, Any] | None:
-        endpoint = self.backend.endpoint_by_arn(self.target_endpoint_arn)
-        if endpoint is None or endpoint.engine_name != "s3":
-            return None
-        return endpoint.s3_settings or {}
-
-    def _write_output(self, run: TableRun, stem: str, t: datetime) -> None:
-        target = self._s3_target()
-        if not target or not target.get("BucketName"):
-            return
-        names = mappings.output_names(self.table_mappings, run.ref)
-        ext = "parquet" if str(target.get("DataFormat", "csv")).lower() == "parquet" else "csv"
-        key = join_key(target.get("BucketFolder", ""), names.schema, names.table, f"{stem}.{ext}")
-        body = f"# sandbox {stem} of {run.ref} at {t.isoformat()} by {self.identifier}\n".encode()
-        write_object(self.world, self.backend.account_id, target["BucketName"], key, body, self.arn)
-        run.output_paths.append(key)
-
-    def _write_cdc_files(self, now: datetime) -> None:
-        if self.status != "running" or not self.has_cdc or self._s3_target() is None:
-            return
-        interval = self.world.config.cdc_file_interval
-        for run in self.tables.values():
-            if run.state != COMPLETED or run.cdc_since is None:
-                continue
-            last = run.last_cdc_file or run.cdc_since
-            if (now - last).total_seconds() >= interval:
-                run.last_cdc_file = now
-                stamp = f"{now:%Y%m%d-%H%M%S}{now.microsecond // 100:04d}"
-                try:
-                    self._write_output(run, stamp, now)
-                except OutputError as exc:
-                    self._fail(now, str(exc))
-                    return
-
     # --- API operations ------------------------------------------------------------------
-    def start(self, now: datetime, start_type: str, cdc_start_position: str | None,
-              cdc_stop_position: str | None) -> None:
+    def _check_start(self, start_type: str, position: str | None) -> None:
         if self.status not in STARTABLE:
             raise InvalidResourceStateFault(
                 f"Replication task {self.identifier} is in {self.status} state and cannot be started"
             )
-        if start_type == "start-replication" and self.ever_started:
+        if start_type not in START_TYPES:
+            raise InvalidParameterValueException(f"Invalid StartReplicationTaskType {start_type}")
+        if start_type == "reload-target" and self.migration_type == "cdc":
+            raise InvalidParameterValueException("reload-target is not a valid start type for a cdc task")
+        if start_type in ("resume-processing", "reload-target") and not self.ever_started:
+            raise InvalidResourceStateFault(f"{start_type} is only available for previously executed tasks")
+        if start_type == "start-replication" and self.ever_started and self.migration_type != "cdc":  # A1
             raise InvalidResourceStateFault(
                 "start-replication can only be used for the first run of a task; "
                 "use resume-processing or reload-target"
             )
-        if start_type in ("resume-processing", "reload-target") and not self.ever_started:
-            raise InvalidResourceStateFault(f"{start_type} is only available for previously executed tasks")
-        if start_type not in ("start-replication", "resume-processing", "reload-target"):
-            raise InvalidParameterValueException(f"Invalid StartReplicationTaskType {start_type}")
+        if position is not None and self.migration_type != "cdc":  # A26
+            raise InvalidParameterCombinationException(
+                f"CdcStartPosition and CdcStartTime apply to cdc tasks only; {self.identifier} is "
+                f"{self.migration_type}"
+            )
+        if position is not None and start_type != "start-replication":
+            raise InvalidParameterCombinationException(
+                "To start a cdc task from a specific position, use start-replication with the start position"
+            )
+
+    def start(self, now: datetime, start_type: str, cdc_start_position: str | None,
+              cdc_stop_position: str | None) -> None:
+        self._check_start(start_type, cdc_start_position)
+        run_from = parse_start_position(cdc_start_position) if cdc_start_position else None
         if cdc_stop_position is not None:
             parse_stop_position(cdc_stop_position)
             self.cdc_stop_position = cdc_stop_position
         if cdc_start_position is not None:
             self.cdc_start_position = cdc_start_position
+        elif start_type == "start-replication" and self.migration_type == "cdc" and self.cdc_start_position:
+            run_from = parse_start_position(self.cdc_start_position)
+        elif start_type == "resume-processing" and self.recovery_checkpoint:
+            run_from = parse_checkpoint(self.recovery_checkpoint)
+        self.run_from = run_from
         self._apply_selection(now)
         if start_type == "start-replication":
             self.fresh_start_date = now
@@ -328,6 +297,9 @@ class ReplicationTask:
             self.fresh_start_date = now
             for run in self.tables.values():
                 run.reset_for_reload(now)
+        for run in self.tables.values():
+            run.reset_counters()
+        self._snapshot_target()
         self.ever_started = True
         self.status = "starting"
         self.start_date = now
@@ -354,6 +326,8 @@ class ReplicationTask:
             )
         if "CdcStopPosition" in changes:
             parse_stop_position(changes["CdcStopPosition"])
+        if changes.get("CdcStartPosition"):
+            parse_start_position(changes["CdcStartPosition"])
         if "TableMappings" in changes and changes["TableMappings"] is not None:
             self.table_mappings = mappings.normalize(changes["TableMappings"]) or ""
         if changes.get("ReplicationTaskSettings") is not None:
