@@ -12,13 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler import limits, naming
-from compiler.checks import check_tree
+from compiler.checks import check_tree, output_prefix
 from compiler.config import RawTree, read_tree, resolve
 from compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from compiler.lint import Linter
-from compiler.model import ConfigTree, Team
-from compiler.render import (RenderError, base_context, render_template, task_groups, task_payload, tasks_context,
-                             team_context)
+from compiler.model import ConfigTree, Schedule, Team
+from compiler.render import (
+    RenderError,
+    base_context,
+    render_template,
+    task_groups,
+    task_payload,
+    tasks_context,
+    team_context,
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,10 @@ class CompiledTable:
     table: str
     version: str
     paused: bool
-    s3_prefix: str  # key prefix inside the data-lake bucket, trailing slash
+    # Key prefix inside the data-lake bucket, trailing slash. For an export task (scheduled full-load) the
+    # pattern of every run's prefix, with naming.DATE_PLACEHOLDER ("{date}") where the run's YYYY/MM/DD
+    # (output dated) or YYYY/MM/DD/HHMMSS (timestamped) goes.
+    s3_prefix: str
 
     @property
     def name(self) -> str:
@@ -48,6 +58,8 @@ class CompiledTask:
     tables: tuple[CompiledTable, ...]
     mappings: str  # TableMappings JSON as deployed
     settings: str  # ReplicationTaskSettings JSON as deployed
+    schedule: Schedule | None = None  # docs/WORKFLOWS.md; None: continuous or one-time, started by apply
+    cdc_start_time: str | None = None  # scheduled cdc tasks: where the first window starts (ISO-8601 UTC)
 
 
 @dataclass(frozen=True)
@@ -116,13 +128,13 @@ def _compiled_tasks(config: ConfigTree, team: Team, payloads: dict | None = None
         if task.stack != group:
             continue
         mappings, settings = payloads[task.name] if payloads else task_payload(team, task)
-        tables = tuple(CompiledTable(t.schema, t.table, t.version, t.paused,
-                                     naming.table_prefix(root, team.name, task.source, t.schema, t.table, t.version))
+        tables = tuple(CompiledTable(t.schema, t.table, t.version, t.paused, output_prefix(root, team.name, task, t))
                        for t in sorted(task.tables, key=lambda t: t.key))
         out.append(CompiledTask(team=team.name, name=task.name, identifier=naming.task_id(prefix, team.name, task.name),
                                 logical_id=naming.logical_id("Task", task.name), migration_type=task.migration_type,
                                 paused=task.paused, source=task.source, instance=task.instance, target=task.target,
-                                tables=tables, mappings=mappings, settings=settings))
+                                tables=tables, mappings=mappings, settings=settings, schedule=task.schedule,
+                                cdc_start_time=task.cdc_start_time))
     return tuple(out)
 
 

@@ -8,9 +8,9 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 
-from compiler import naming
+from compiler import naming, schedules
 from compiler.diagnostics import Diagnostic, Position, Severity
-from compiler.model import ConfigTree, Team
+from compiler.model import ConfigTree, Table, Task, Team
 from compiler.settings import forbidden_overrides, non_finite_values, unknown_setting_paths
 
 
@@ -30,6 +30,8 @@ def check_tree(tree: ConfigTree) -> list[Diagnostic]:
         diags.extend(check_tables(team))
         diags.extend(check_unused(team))
         diags.extend(check_settings(team))
+        diags.extend(check_schedules(team))
+        diags.extend(check_notifications(team))
     diags.extend(check_physical_names(tree))
     diags.extend(check_output_paths(tree))
     return diags
@@ -105,11 +107,76 @@ def check_settings(team: Team) -> Iterator[Diagnostic]:
                                 f"{why}", task.pos)
 
 
+def check_schedules(team: Team) -> Iterator[Diagnostic]:
+    """`schedule` and `cdc_start_time` (docs/CONFIG.md "Schedules and notifications")."""
+    for task in team.tasks:
+        where = f"task '{task.name}'"
+        sched = task.schedule
+        if sched is not None:
+            try:
+                per_day = schedules.runs_per_day(sched.expression)
+            except schedules.ExpressionError as exc:
+                per_day = None
+                yield Diagnostic.at("E214", f"{where}: schedule expression '{sched.expression}' is not valid: {exc}",
+                                    task.expression_pos)
+            if task.migration_type == "full-load" and sched.output is None:
+                yield Diagnostic.at("E215", f"{where}: a scheduled full-load task exports into a new folder every run: "
+                                    "say which with `output: dated` (YYYY/MM/DD) or `output: timestamped` "
+                                    "(YYYY/MM/DD/HHMMSS)", task.schedule_pos)
+            if task.migration_type != "full-load" and sched.output is not None:
+                yield Diagnostic.at("E215", f"{where}: `output` is for scheduled full-load (export) tasks; a "
+                                    f"scheduled {task.migration_type} task writes each window to its tables' "
+                                    "versioned paths: remove `output`", task.output_pos)
+            if sched.output == "dated" and task.migration_type == "full-load" and per_day is not None \
+                    and per_day > 1:
+                yield Diagnostic.at("E218", f"{where}: schedule '{sched.expression}' can run more than once a day, "
+                                    "and two runs of one day would export into the same dated folder (the second "
+                                    "is refused): use `output: timestamped`, or a schedule that runs at most "
+                                    "daily", task.output_pos)
+            if task.migration_type == "cdc" and task.cdc_start_time is None:
+                yield Diagnostic.at("E217", f"{where}: a scheduled cdc task needs `cdc_start_time` (ISO-8601 UTC, "
+                                    "e.g. \"2026-11-01T00:00:00Z\"): where its first window starts. Without it the "
+                                    "first run would start from the time it runs and silently skip the changes "
+                                    "before", task.schedule_pos)
+            if task.stack is not None:
+                yield Diagnostic.at("E219", f"{where}: a scheduled task must stay in the team stack for now: remove "
+                                    f"`stack: {task.stack}` or the schedule", task.schedule_pos)
+        if task.cdc_start_time is not None:
+            if task.migration_type != "cdc":
+                yield Diagnostic.at("E216", f"{where}: `cdc_start_time` is for scheduled cdc tasks only (a "
+                                    f"{task.migration_type} task starts with its full load): remove it",
+                                    task.cdc_start_time_pos)
+            elif sched is None:
+                yield Diagnostic.at("E216", f"{where}: `cdc_start_time` is for scheduled cdc tasks only: a "
+                                    "continuous cdc task starts capturing when apply starts it. Add a `schedule` "
+                                    "or remove `cdc_start_time`", task.cdc_start_time_pos)
+            try:
+                dt.datetime.strptime(task.cdc_start_time, "%Y-%m-%dT%H:%M:%SZ")
+            except ValueError:
+                yield Diagnostic.at("E216", f"{where}: cdc_start_time '{task.cdc_start_time}' is not a real date and "
+                                    "time (YYYY-MM-DDTHH:MM:SSZ, UTC)", task.cdc_start_time_pos)
+
+
+def check_notifications(team: Team) -> Iterator[Diagnostic]:
+    n = team.notifications
+    if n is None:
+        return
+    if not n.email and not n.https:
+        yield Diagnostic.at("W220", "notifications has no `email` or `https` subscriber: the team's events go to a "
+                            "topic nobody receives", n.pos, Severity.WARNING)
+    grouped = sorted({t.stack for t in team.tasks if t.stack})
+    if grouped:
+        yield Diagnostic.at("E219", f"notifications cannot cover tasks in task stacks yet (stack "
+                            f"{', '.join(grouped)}): remove `notifications` (a team with task stacks cannot have "
+                            "them for now)", n.pos)
+
+
 def check_physical_names(tree: ConfigTree) -> Iterator[Diagnostic]:
-    """Physical DMS names must be valid identifiers and must not collide across teams."""
+    """Physical DMS names must be valid identifiers and must not collide (across teams, or between a
+    team's source endpoints and its export endpoints)."""
     prefix = tree.base.resource_prefix
-    owners: dict[tuple[str, str], tuple[str, Position]] = {
-        ("endpoint", naming.target_endpoint_id(prefix, t.name).lower()): ("", Position(tree.base.file))
+    owners: dict[tuple[str, str], tuple[str, Position, str]] = {
+        ("endpoint", naming.target_endpoint_id(prefix, t.name).lower()): ("", Position(tree.base.file), "")
         for t in tree.base.targets}
     for team in tree.teams:
         named = [("task", naming.task_id(prefix, team.name, t.name), naming.MAX_TASK_ID, t.pos) for t in team.tasks]
@@ -117,16 +184,21 @@ def check_physical_names(tree: ConfigTree) -> Iterator[Diagnostic]:
                   for i in team.instances]
         named += [("endpoint", naming.source_endpoint_id(prefix, team.name, s.name), naming.MAX_ENDPOINT_ID, s.pos)
                   for s in team.sources]
+        named += [("endpoint", naming.export_endpoint_id(prefix, team.name, t.name), naming.MAX_ENDPOINT_ID,
+                   t.schedule_pos) for t in team.tasks if t.is_export]
         for kind, physical, limit, pos in named:
             if not naming.is_dms_identifier(physical, limit):
                 yield Diagnostic.at("E207", f"{kind} name '{physical}' is not a valid DMS identifier (letters, digits "
                                     f"and single hyphens, at most {limit} characters): shorten the name", pos)
             key = (kind, physical.lower())
-            if key in owners and owners[key][0] != team.name:
-                other = f"one of team '{owners[key][0]}'" if owners[key][0] else "a target endpoint of base.yaml"
+            if key in owners and (owners[key][0] != team.name or owners[key][2] != str(pos)):
+                if owners[key][0] == team.name:
+                    other = f"another {kind} of this file"
+                else:
+                    other = f"one of team '{owners[key][0]}'" if owners[key][0] else "a target endpoint of base.yaml"
                 yield Diagnostic.at("E207", f"{kind} name '{physical}' collides with {other} ({owners[key][1]}): "
                                     "rename one", pos)
-            owners.setdefault(key, (team.name, pos))
+            owners.setdefault(key, (team.name, pos, str(pos)))
         logical: dict[str, str] = {}
         for kind, items in (("Task", team.tasks), ("Instance", team.instances), ("Source", team.sources)):
             for item in items:
@@ -143,24 +215,43 @@ def check_physical_names(tree: ConfigTree) -> Iterator[Diagnostic]:
             if group and len(group) > naming.MAX_STACK_NAME:
                 yield Diagnostic.at("E207", f"task '{task.name}': stack name '{group}' is longer than "
                                     f"{naming.MAX_STACK_NAME}: choose a shorter `stack`", task.pos)
+            if task.schedule is None:
+                continue
+            for what, name, limit in (
+                    ("state machine", naming.state_machine_name(prefix, team.name, task.name),
+                     naming.MAX_STATE_MACHINE_NAME),
+                    ("schedule rule", naming.schedule_rule_name(prefix, team.name, task.name), naming.MAX_RULE_NAME)):
+                if len(name) > limit:
+                    yield Diagnostic.at("E207", f"task '{task.name}': {what} name '{name}' is longer than {limit} "
+                                        "characters: shorten the task name", task.schedule_pos)
+
+
+def output_prefix(root_prefix: str, team: str, task: Task, table: Table) -> str:
+    """Where `table` of `task` is written: its versioned prefix, or for an export task the pattern of its
+    dated export folders (naming.DATE_PLACEHOLDER where the run's date goes)."""
+    if task.is_export:
+        return naming.export_table_prefix(root_prefix, team, task.name, task.source, table.schema, table.table,
+                                          table.version)
+    return naming.table_prefix(root_prefix, team, task.source, table.schema, table.table, table.version)
 
 
 def check_output_paths(tree: ConfigTree) -> Iterator[Diagnostic]:
     """Every (team, source, schema, table, version) output prefix is written by exactly one task.
 
-    Compared case-insensitively: downstream catalogs (Glue, Athena) fold names to lower case.
+    Compared case-insensitively: downstream catalogs (Glue, Athena) fold names to lower case. Export
+    tasks write under <root>/<team>/export/<task>/<date>/, a namespace of their own: they never collide
+    with a versioned prefix, nor with another task's exports.
     """
     writers: dict[str, list[tuple[str, str, Position]]] = defaultdict(list)
     for team in tree.teams:
         for task in team.tasks:
             for table in task.tables:
-                prefix = naming.table_prefix(tree.base.root_prefix, team.name, task.source, table.schema,
-                                             table.table, table.version)
+                prefix = output_prefix(tree.base.root_prefix, team.name, task, table)
                 writers[prefix.lower()].append((team.name, task.name, table.pos))
     for prefix, users in sorted(writers.items()):
         if len(users) < 2:
             continue
         first_team, first_task, first_pos = users[0]
-        for team, task, pos in users[1:]:
+        for _team, _task, pos in users[1:]:
             yield Diagnostic.at("E212", f"output path {prefix} is also written by {first_team}/{first_task} "
                                 f"({first_pos}): give one of them a new version", pos)

@@ -17,6 +17,8 @@ from compiler.model import (
     ConfigTree,
     Environment,
     Instance,
+    Notifications,
+    Schedule,
     Source,
     Table,
     Target,
@@ -29,6 +31,7 @@ from compiler.yamlsource import SourceDoc, YamlError, load_yaml_file
 DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "aurora": 3306, "postgres": 5432,
                  "aurora-postgresql": 5432, "sqlserver": 1433, "oracle": 1521}
 NEEDS_DATABASE = {"postgres", "aurora-postgresql", "sqlserver", "oracle"}
+DEFAULT_EVENTS = ("failure", "state change")  # docs/CONFIG.md "Schedules and notifications"
 
 
 @dataclass(frozen=True)
@@ -166,18 +169,33 @@ def resolve_team(doc: SourceDoc, env: str, known_envs: tuple[str, ...], diags: l
         tables = tuple(Table(schema=tb["schema"], table=tb["table"], version=tb["version"],
                              paused=tb.get("paused", False), pos=doc.pos(p + ("tables", i)))
                        for i, tb in enumerate(t["tables"]))
+        sched = t.get("schedule")
+        schedule = Schedule(expression=sched["expression"], output=sched.get("output")) if sched else None
         tasks.append(Task(name=name, source=t["source"], instance=t["instance"], target=t["target"],
                           migration_type=t["migration_type"], paused=t.get("paused", False),
                           settings_overrides=json.dumps(t.get("settings", {}), sort_keys=True),
                           tables=tables, description=t.get("description", ""), pos=doc.key_pos(p),
-                          stack=t.get("stack")))
+                          stack=t.get("stack"), schedule=schedule, cdc_start_time=t.get("cdc_start_time"),
+                          schedule_pos=doc.key_pos(p + ("schedule",)),
+                          expression_pos=doc.pos(p + ("schedule", "expression")),
+                          output_pos=doc.key_pos(p + ("schedule", "output")),
+                          cdc_start_time_pos=doc.key_pos(p + ("cdc_start_time",)),
+                          stack_pos=doc.key_pos(p + ("stack",))))
     envs = tuple(d.get("environments", known_envs))
     for i, e in enumerate(envs):
         if e not in known_envs:
-            diags.append(Diagnostic.at("E202", f"'{e}' is not an environment in base.yaml", doc.pos(("environments", i))))
+            diags.append(Diagnostic.at("E202", f"'{e}' is not an environment in base.yaml",
+                                       doc.pos(("environments", i))))
+    notifications = None
+    if "notifications" in d:
+        n = d["notifications"]
+        notifications = Notifications(email=tuple(n.get("email", ())), https=tuple(n.get("https", ())),
+                                      events=tuple(n.get("events", DEFAULT_EVENTS)),
+                                      pos=doc.key_pos(("notifications",)))
     return Team(name=d["team"], file=doc.path, owners=tuple(d["owners"]), description=d.get("description", ""),
                 environments=envs, sources=tuple(sources), instances=tuple(instances),
-                tasks=tuple(sorted(tasks, key=lambda t: t.name)), pos=doc.pos(("team",)))
+                tasks=tuple(sorted(tasks, key=lambda t: t.name)), pos=doc.pos(("team",)),
+                notifications=notifications)
 
 
 def resolve(raw: RawTree, env: str) -> tuple[ConfigTree | None, list[Diagnostic]]:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 
 
-class Severity(str, Enum):
+class Severity(str, Enum):  # noqa: UP042 - str() of a member stays "Severity.ERROR"; StrEnum would change it
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"

@@ -78,12 +78,13 @@ def check(stats: StackStats) -> list[Diagnostic]:
             diags.append(Diagnostic("W303", f"task {t.task}: TableMappings is {_ratio(t.mapping_bytes, MAPPINGS_MAX)}; "
                                     f"{advice} before it reaches the limit", file=where, severity=Severity.WARNING))
     if stats.template_bytes > TEMPLATE_S3_MAX:
-        diags.append(Diagnostic("E304", f"stack {stats.stack}: template is {_ratio(stats.template_bytes, TEMPLATE_S3_MAX)}"
-                                f", over CloudFormation's limit: {_split_advice(stats)}", file=where))
+        size = _ratio(stats.template_bytes, TEMPLATE_S3_MAX)
+        diags.append(Diagnostic("E304", f"stack {stats.stack}: template is {size}, over CloudFormation's limit: "
+                                f"{_split_advice(stats)}", file=where))
     elif stats.template_bytes > WARN_RATIO * TEMPLATE_S3_MAX:
-        diags.append(Diagnostic("W304", f"stack {stats.stack}: template is {_ratio(stats.template_bytes, TEMPLATE_S3_MAX)}"
-                                f" of CloudFormation's limit: {_split_advice(stats)}", file=where,
-                                severity=Severity.WARNING))
+        size = _ratio(stats.template_bytes, TEMPLATE_S3_MAX)
+        diags.append(Diagnostic("W304", f"stack {stats.stack}: template is {size} of CloudFormation's limit: "
+                                f"{_split_advice(stats)}", file=where, severity=Severity.WARNING))
     elif stats.needs_s3_upload:
         diags.append(Diagnostic("I304", f"stack {stats.stack}: template is {stats.template_bytes:,} bytes, over the "
                                 f"{TEMPLATE_INLINE_MAX:,}-byte inline limit: it is deployed through S3", file=where,

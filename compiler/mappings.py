@@ -9,6 +9,8 @@ never renumbers another table's rules. Ids are 9-digit numbers (as the DMS conso
 a SHA-256 of (rule kind, schema, table); on the rare hash collision inside one task the
 later identity (in sorted order) takes the next free number, so only the colliding rule moves.
 Paused tables are left out of the mapping entirely (docs/CONFIG.md: pausing and resuming).
+A scheduled full-load (export) task writes through its own endpoint, whose BucketFolder already
+names the team, the task and the run's date: its schemas are renamed to "<source>/<schema>" only.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def build_mappings(team: str, task: Task) -> dict:
             "rule-type": "transformation", "rule-id": rid, "rule-name": rid,
             "rule-target": "schema", "rule-action": "rename",
             "object-locator": {"schema-name": escape_wildcards(schema)},
-            "value": naming.renamed_schema(team, task.source, schema),
+            "value": (naming.export_renamed_schema(task.source, schema) if task.is_export
+                      else naming.renamed_schema(team, task.source, schema)),
         })
     for table in tables:
         sel = ids.take("selection", table.schema, table.table)

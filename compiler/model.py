@@ -95,6 +95,25 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A task's `schedule` (docs/WORKFLOWS.md): an EventBridge expression and, for full-load exports,
+    where each run writes: "dated" (YYYY/MM/DD) or "timestamped" (YYYY/MM/DD/HHMMSS)."""
+
+    expression: str
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """A team's `notifications`: SNS subscribers of its events topic and the DMS event categories sent."""
+
+    email: tuple[str, ...] = ()
+    https: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    pos: Position = field(default=NO_POS, compare=False)
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     source: str
@@ -107,10 +126,28 @@ class Task:
     description: str = ""
     pos: Position = field(default=NO_POS, compare=False)
     stack: str | None = None  # task stack group (None: the team stack)
+    schedule: Schedule | None = None
+    cdc_start_time: str | None = None  # ISO-8601 UTC (YYYY-MM-DDTHH:MM:SSZ); scheduled cdc tasks only
+    # Where the workflow keys are, for diagnostics (NO_POS when absent).
+    schedule_pos: Position = field(default=NO_POS, compare=False)  # the `schedule` key
+    expression_pos: Position = field(default=NO_POS, compare=False)  # the schedule.expression value
+    output_pos: Position = field(default=NO_POS, compare=False)  # the schedule.output key
+    cdc_start_time_pos: Position = field(default=NO_POS, compare=False)  # the cdc_start_time key
+    stack_pos: Position = field(default=NO_POS, compare=False)  # the `stack` key
 
     @property
     def active_tables(self) -> tuple[Table, ...]:
         return tuple(t for t in self.tables if not t.paused)
+
+    @property
+    def is_export(self) -> bool:
+        """A scheduled full-load task: every run exports the whole task into a new dated folder."""
+        return self.schedule is not None and self.migration_type == "full-load"
+
+    @property
+    def is_incremental(self) -> bool:
+        """A scheduled cdc / full-load-and-cdc task: every run captures one window of changes."""
+        return self.schedule is not None and self.migration_type != "full-load"
 
 
 @dataclass(frozen=True)
@@ -128,6 +165,7 @@ class Team:
     # team-stack exports kept for the tasks step 2 creates in a task stack: (kind, name) pairs.
     keep_stacks: tuple[str, ...] = ()
     keep_exports: tuple[tuple[str, str], ...] = ()
+    notifications: Notifications | None = None
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)

@@ -11,6 +11,7 @@ to <root_prefix>; each task renames the schema to "<team>/<source>/<schema>" and
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 # DMS identifier rules (ReplicationTaskIdentifier, EndpointIdentifier, ReplicationInstanceIdentifier):
@@ -20,6 +21,9 @@ MAX_TASK_ID = 255
 MAX_ENDPOINT_ID = 255
 MAX_INSTANCE_ID = 63
 MAX_STACK_NAME = 128
+MAX_STATE_MACHINE_NAME = 80  # Step Functions
+MAX_RULE_NAME = 64  # EventBridge
+DATE_PLACEHOLDER = "{date}"  # in an export table's s3_prefix: where a run's YYYY/MM/DD[/HHMMSS] goes
 
 
 def base_stack(prefix: str) -> str:
@@ -73,6 +77,19 @@ def export_folder(root_prefix: str, team: str, task: str, when, output: str) -> 
     return f"{export_root(root_prefix, team, task)}/{stamp}"
 
 
+def export_renamed_schema(source: str, schema: str) -> str:
+    """An export task's schema rename: its endpoint's BucketFolder already names team, task and date."""
+    return f"{source}/{schema}"
+
+
+def export_table_prefix(root_prefix: str, team: str, task: str, source: str, schema: str, table: str,
+                        version: str) -> str:
+    """The key prefix of one table in every export run, with DATE_PLACEHOLDER where the run's
+    YYYY/MM/DD (dated) or YYYY/MM/DD/HHMMSS (timestamped) goes; trailing slash."""
+    return (f"{export_root(root_prefix, team, task)}/{DATE_PLACEHOLDER}/{export_renamed_schema(source, schema)}/"
+            f"{renamed_table(table, version)}/")
+
+
 def state_machine_name(prefix: str, team: str, task: str) -> str:
     return f"{prefix}-{team}-{task}"
 
@@ -84,6 +101,13 @@ def schedule_rule_name(prefix: str, team: str, task: str) -> str:
 def events_topic(prefix: str, team: str) -> str:
     """The team's SNS topic and DMS event subscription."""
     return f"{prefix}-{team}-events"
+
+
+def event_subscription_name(prefix: str, team: str, task_identifiers) -> str:
+    """The team's DMS event subscription: the topic's name plus a hash of the tasks it covers. CloudFormation
+    replaces a subscription whose SourceIds change (they are create-only), and a replacement needs a new name."""
+    digest = hashlib.sha256("\n".join(sorted(task_identifiers)).encode()).hexdigest()[:8]
+    return f"{events_topic(prefix, team)}-{digest}"
 
 
 def checkpoint_key(task_identifier: str) -> str:

@@ -30,6 +30,9 @@ def manifest(result: CompileResult) -> dict:
             "identifier": t.identifier, "name": t.name, "migration_type": t.migration_type, "paused": t.paused,
             "source": t.source, "instance": t.instance, "target": t.target,
             "mappings_file": f"mappings/{t.team}/{t.name}.json", "mapping_bytes": len(t.mappings.encode()),
+            "schedule": ({"expression": t.schedule.expression, "output": t.schedule.output}
+                         if t.schedule is not None else None),
+            "cdc_start_time": t.cdc_start_time,
             "tables": [{"schema": tb.schema, "table": tb.table, "version": tb.version, "paused": tb.paused,
                         "s3_prefix": tb.s3_prefix} for tb in t.tables],
         } for t in stack.tasks]
@@ -48,7 +51,8 @@ def files(result: CompileResult) -> dict[str, str]:
     for stack in tree.stacks:
         out[f"stacks/{stack.name}.json"] = stack.pretty()
         for t in stack.tasks:
-            out[f"mappings/{t.team}/{t.name}.json"] = json.dumps(json.loads(t.mappings), indent=2, sort_keys=True) + "\n"
+            mappings = json.dumps(json.loads(t.mappings), indent=2, sort_keys=True) + "\n"
+            out[f"mappings/{t.team}/{t.name}.json"] = mappings
     return out
 
 

@@ -7,6 +7,7 @@ so no name or description can change the template's structure.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -15,7 +16,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from compiler import naming
+from compiler import naming, workflows
 from compiler.mappings import build_mappings, mappings_json
 from compiler.model import ConfigTree, Source, Task, Team
 from compiler.settings import task_settings
@@ -133,10 +134,13 @@ def _task_entries(tree: ConfigTree, team: Team, tasks, imported: bool) -> list[d
         else:
             instance_ref = {"Ref": naming.logical_id("Instance", t.instance)}
             source_ref = {"Ref": naming.logical_id("Source", t.source)}
+        # An export task writes through its own endpoint (team stack), every other task through a base target.
+        target_ref = ({"Ref": naming.logical_id("ExportEndpoint", t.name)} if t.is_export
+                      else {"Fn::ImportValue": naming.target_export(prefix, t.target)})
         out.append(dict(
             logical_id=naming.logical_id("Task", t.name), model=t,
             identifier=naming.task_id(prefix, team.name, t.name), instance_ref=instance_ref, source_ref=source_ref,
-            target_export=naming.target_export(prefix, t.target), mappings=mappings, settings=settings,
+            target_ref=target_ref, mappings=mappings, settings=settings,
             tags=_tags(tree, **{"dmsctl:team": team.name, "dmsctl:task": t.name})))
     return out
 
@@ -149,6 +153,130 @@ def _paused_tables(tasks) -> dict:
 def task_groups(team: Team) -> list[str]:
     """The team's task stack groups (`stack:` values), sorted."""
     return sorted({t.stack for t in team.tasks if t.stack} | set(team.keep_stacks))
+
+
+def export_s3_settings(tree: ConfigTree, target_name: str, role_arn: object) -> dict:
+    """The S3Settings of a task's export endpoint: its target profile's (base.yaml.j2), minus BucketFolder."""
+    profile = tree.base.target(target_name)
+    assert profile is not None
+    return {"BucketName": tree.env.datalake_bucket, "ServiceAccessRoleArn": role_arn,
+            "DataFormat": tree.base.data_format,
+            "CompressionType": "GZIP" if tree.base.compression == "gzip" else "NONE",
+            "CdcMaxBatchInterval": profile.flush_interval_seconds, "CdcMinFileSize": profile.min_file_size_kb,
+            "IncludeOpForFullLoad": True, "TimestampColumnName": "_dms_ts"}
+
+
+def _subscription_id(protocol: str, endpoint: str) -> str:
+    """Logical id of one SNS subscription: stable whatever the order of the list (a replaced e-mail
+    subscription has to be confirmed again)."""
+    return f"Events{protocol.capitalize()}{hashlib.sha256(endpoint.encode()).hexdigest()[:8].upper()}"
+
+
+def workflow_context(tree: ConfigTree, team: Team, task_entries: list[dict]) -> dict:
+    """Scheduled tasks and notifications of the team stack (templates/_workflows.yaml.j2): export endpoints,
+    state machines, schedule rules, their IAM roles, and the events topic with its DMS event subscription."""
+    prefix, env = tree.base.resource_prefix, tree.env
+    exports = base_exports(prefix)
+    role_import = {"Fn::ImportValue": exports["role"]}
+    notify = team.notifications is not None
+    endpoints, machines = [], []
+    by_name = {t["model"].name: t for t in task_entries}
+    for task in (t["model"] for t in task_entries):
+        if task.schedule is None:
+            continue
+        entry = by_name[task.name]
+        subs = {"TaskArn": {"Ref": entry["logical_id"]}}
+        if task.is_export:
+            endpoint_id = naming.logical_id("ExportEndpoint", task.name)
+            settings = export_s3_settings(tree, task.target, role_import)
+            endpoints.append({"logical_id": endpoint_id, "model": task, "tags": entry["tags"],
+                              "identifier": naming.export_endpoint_id(prefix, team.name, task.name),
+                              "s3_settings": {**settings, "BucketFolder": naming.export_root(
+                                  tree.base.root_prefix, team.name, task.name)}})
+            spec = workflows.WorkflowSpec(
+                kind="export", task_id=entry["identifier"], migration_type=task.migration_type, notify=notify,
+                bucket=env.datalake_bucket, export_root=naming.export_root(tree.base.root_prefix, team.name, task.name),
+                output=task.schedule.output, s3_settings={**settings, "ServiceAccessRoleArn": "${DatalakeRoleArn}"})
+            subs.update({"ExportEndpointArn": {"Ref": endpoint_id}, "DatalakeRoleArn": role_import,
+                         "InstanceArn": entry["instance_ref"]})
+        else:
+            spec = workflows.WorkflowSpec(kind="incremental", task_id=entry["identifier"],
+                                          migration_type=task.migration_type, notify=notify,
+                                          cdc_start_time=task.cdc_start_time)
+            subs["StateTable"] = {"Fn::ImportValue": exports["state_table"]}
+        if notify:
+            subs["TopicArn"] = {"Ref": "EventsTopic"}
+        definition = workflows.definition(spec)
+        used = workflows.placeholders(definition)
+        machines.append({
+            "logical_id": naming.logical_id("StateMachine", task.name), "model": task, "kind": spec.kind,
+            "name": naming.state_machine_name(prefix, team.name, task.name), "task": entry,
+            "definition": workflows.definition_json(spec),
+            "substitutions": {k: v for k, v in sorted(subs.items()) if k in used},
+            "rule_logical_id": naming.logical_id("Schedule", task.name),
+            "rule_name": naming.schedule_rule_name(prefix, team.name, task.name),
+            "state": "DISABLED" if task.paused else "ENABLED"})
+    if not machines and not notify:
+        return {"machines": [], "endpoints": [], "notifications": None}
+    return {"machines": machines, "endpoints": endpoints,
+            "role_policy": _workflow_policy(tree, team, machines, endpoints, notify) if machines else None,
+            "notifications": _notifications(tree, team, task_entries) if notify else None}
+
+
+def _workflow_policy(tree: ConfigTree, team: Team, machines: list[dict], endpoints: list[dict],
+                     notify: bool) -> list[dict]:
+    """Least privilege for the team's state machines: exactly the calls of docs/WORKFLOWS.md's run sequences."""
+    prefix, env = tree.base.resource_prefix, tree.env
+    exports = base_exports(prefix)
+    tasks = [{"Ref": m["task"]["logical_id"]} for m in machines]
+    incremental = [m for m in machines if m["kind"] == "incremental"]
+    statements: list[dict] = [
+        {"Sid": "StartScheduledTasks", "Effect": "Allow", "Action": ["dms:StartReplicationTask"], "Resource": tasks},
+        {"Sid": "DescribeTasks", "Effect": "Allow", "Action": ["dms:DescribeReplicationTasks"], "Resource": "*"},
+    ]
+    if endpoints:
+        statements += [
+            {"Sid": "PointExportEndpoints", "Effect": "Allow", "Action": ["dms:ModifyEndpoint"],
+             "Resource": [{"Ref": e["logical_id"]} for e in endpoints]},
+            {"Sid": "PassDatalakeRoleToDms", "Effect": "Allow", "Action": ["iam:PassRole"],
+             "Resource": {"Fn::ImportValue": exports["role"]},
+             "Condition": {"StringEquals": {"iam:PassedToService": "dms.amazonaws.com"}}},
+            {"Sid": "DescribeConnections", "Effect": "Allow", "Action": ["dms:DescribeConnections"], "Resource": "*"},
+            {"Sid": "ListExportFolders", "Effect": "Allow", "Action": ["s3:ListBucket"],
+             "Resource": f"arn:aws:s3:::{env.datalake_bucket}",
+             "Condition": {"StringLike": {"s3:prefix": [
+                 f"{naming.export_root(tree.base.root_prefix, team.name, e['model'].name)}/*" for e in endpoints]}}},
+        ]
+    if incremental:
+        keys = sorted(key(m["task"]["identifier"]) for m in incremental
+                      for key in (naming.checkpoint_key, naming.metrics_key))
+        statements += [
+            {"Sid": "IncrementalTableStatistics", "Effect": "Allow", "Action": ["dms:DescribeTableStatistics"],
+             "Resource": [{"Ref": m["task"]["logical_id"]} for m in incremental]},
+            {"Sid": "CheckpointsAndMetrics", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+             "Resource": {"Fn::Sub": ["arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Table}",
+                                      {"Table": {"Fn::ImportValue": exports["state_table"]}}]},
+             "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}}},
+        ]
+    if notify:
+        statements.append({"Sid": "PublishRunFailures", "Effect": "Allow", "Action": ["sns:Publish"],
+                           "Resource": {"Ref": "EventsTopic"}})
+    return statements
+
+
+def _notifications(tree: ConfigTree, team: Team, task_entries: list[dict]) -> dict:
+    n = team.notifications
+    assert n is not None
+    prefix = tree.base.resource_prefix
+    identifiers = sorted(t["identifier"] for t in task_entries)
+    subscriptions = sorted(([{"logical_id": _subscription_id("email", e), "protocol": "email", "endpoint": e}
+                             for e in n.email] +
+                            [{"logical_id": _subscription_id("https", u), "protocol": "https", "endpoint": u}
+                             for u in n.https]), key=lambda s: s["logical_id"])
+    return {"topic_name": naming.events_topic(prefix, team.name), "subscriptions": subscriptions,
+            "subscription_name": naming.event_subscription_name(prefix, team.name, identifiers),
+            "source_ids": identifiers, "events": list(n.events),
+            "depends_on": sorted(t["logical_id"] for t in task_entries) + ["EventsTopicPolicy"]}
 
 
 def team_context(tree: ConfigTree, team: Team) -> dict:
@@ -167,8 +295,10 @@ def team_context(tree: ConfigTree, team: Team) -> dict:
                     for kind, names in (("instance", {t.instance for t in grouped} | kept["instance"]),
                                         ("source", {t.source for t in grouped} | kept["source"]))
                     for name in sorted(names)]
+    task_entries = _task_entries(tree, team, own, imported=False)
     return {"env": tree.env, "team": team, "sources": sources, "instances": instances,
-            "tasks": _task_entries(tree, team, own, imported=False), "team_exports": team_exports,
+            "tasks": task_entries, "team_exports": team_exports,
+            "workflows": workflow_context(tree, team, task_entries),
             "tags": _tags(tree, **{"dmsctl:team": team.name}), "exports": base_exports(prefix),
             "secret_arns": sorted({_secret_arn(tree, s) for s in team.sources}), "paused_tables": _paused_tables(own)}
 

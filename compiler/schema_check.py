@@ -75,7 +75,8 @@ def _diagnostic(doc: SourceDoc, error: ValidationError) -> Diagnostic:
         pos = doc.key_pos(path + (bad,)) if isinstance(bad, str) else doc.pos(path)
         return Diagnostic.at("E104", f"invalid name '{bad}' in {where}: {_describe_rule(error)}", pos)
     pos = doc.pos(path)
-    value = json.dumps(error.instance) if not isinstance(error.instance, (dict, list)) else type(error.instance).__name__
+    instance = error.instance
+    value = json.dumps(instance) if not isinstance(instance, (dict, list)) else type(instance).__name__
     if v == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected

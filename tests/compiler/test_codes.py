@@ -410,6 +410,193 @@ def test_e213_forbidden_setting(tmp_path):
     assert 'setting FullLoadSettings.TargetTablePrepMode="DROP_AND_CREATE" is not allowed' in d.message
 
 
+# --- schedules and notifications (E214-E219, W220) ---------------------------------------------------------
+
+NIGHTLY = """\
+  nightly:
+    source: db
+    instance: main
+    target: s3-10min
+    migration_type: full-load
+    schedule:
+      expression: cron(0 2 * * ? *)
+      output: dated
+    tables:
+      - {schema: app, table: t9, version: v202001010000}
+"""
+
+ORDERS = """\
+  orders:
+    source: db
+    instance: main
+    target: s3-10min
+    migration_type: cdc
+    cdc_start_time: "2026-11-01T00:00:00Z"
+    schedule:
+      expression: rate(6 hours)
+    tables:
+      - {schema: app, table: t8, version: v202001010000}
+"""
+
+NOTIFY = """\
+notifications:
+  email: [oncall@acme.io]
+  https: [https://hooks.acme.io/dms]
+  events: [failure, state change]
+"""
+
+
+def test_schedules_and_notifications_compile_without_findings(tmp_path):
+    text = TEAM + NIGHTLY + ORDERS + NOTIFY
+    assert [d for d in team_yaml(tmp_path, text) if d.code.startswith(("E", "W"))] == []
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("daily", "an EventBridge schedule is cron(minutes hours day-of-month month day-of-week year) or rate(N unit)"),
+    ("cron(0 2 * * *)", "cron needs 6 fields (minutes hours day-of-month month day-of-week year), got 5"),
+    ("cron(0 2 * * * *)", "exactly one of day-of-month and day-of-week must be '?'"),
+    ("cron(0 25 * * ? *)", "hours field: 25 is outside 0-23"),
+    ("cron(0 2 ? * FUN *)", "day-of-week field: 'FUN' is not a number or a name (SUN-SAT)"),
+    ("rate(1 days)", "write rate(1 day): the unit is singular for 1"),
+    ("rate(2 hour)", "write rate(2 hours): the unit is plural for values above 1"),
+    ("rate(0 minutes)", "a rate must be at least 1"),
+    ("rate(1 week)", "rate unit 'week' is not one of minute(s), hour(s), day(s)"),
+], ids=["not-an-expression", "five-fields", "both-days", "hour-range", "weekday-name", "singular", "plural",
+        "zero", "unit"])
+def test_e214_invalid_schedule_expression(tmp_path, expression, message):
+    text = TEAM + NIGHTLY.replace("cron(0 2 * * ? *)", expression)
+    d = only(team_yaml(tmp_path, text), "E214")
+    assert in_file(d, ALPHA)
+    assert (d.line, d.column) == (line_of(text, "expression:"), col_of(text, expression))
+    assert f"task 'nightly': schedule expression '{expression}' is not valid: {message}" in d.message
+
+
+def test_e215_scheduled_full_load_without_output(tmp_path):
+    text = TEAM + NIGHTLY.replace("      output: dated\n", "")
+    d = only(team_yaml(tmp_path, text), "E215")
+    assert in_file(d, ALPHA)
+    assert (d.line, d.column) == (line_of(text, "schedule:"), 5)
+    assert "task 'nightly': a scheduled full-load task exports into a new folder every run" in d.message
+    assert "`output: dated`" in d.message and "`output: timestamped`" in d.message
+
+
+def test_e215_output_on_an_incremental_task(tmp_path):
+    text = TEAM + ORDERS.replace("      expression: rate(6 hours)\n", "      expression: rate(6 hours)\n"
+                                                                         "      output: dated\n")
+    d = only(team_yaml(tmp_path, text), "E215")
+    assert (d.line, d.column) == (line_of(text, "output: dated"), 7)
+    assert "task 'orders': `output` is for scheduled full-load (export) tasks" in d.message
+    assert "remove `output`" in d.message
+
+
+@pytest.mark.parametrize("change, message", [
+    (("migration_type: cdc", "migration_type: full-load-and-cdc"),
+     "`cdc_start_time` is for scheduled cdc tasks only (a full-load-and-cdc task starts with its full load)"),
+    (("    schedule:\n      expression: rate(6 hours)\n", ""),
+     "`cdc_start_time` is for scheduled cdc tasks only: a continuous cdc task starts capturing when apply starts"),
+    (("2026-11-01T00:00:00Z", "2026-02-30T00:00:00Z"),
+     "cdc_start_time '2026-02-30T00:00:00Z' is not a real date and time (YYYY-MM-DDTHH:MM:SSZ, UTC)"),
+], ids=["not-cdc", "unscheduled", "not-a-date"])
+def test_e216_misplaced_or_impossible_cdc_start_time(tmp_path, change, message):
+    text = TEAM + ORDERS.replace(*change)
+    d = only(team_yaml(tmp_path, text), "E216")
+    assert (d.line, d.column) == (line_of(text, "cdc_start_time:"), 5)
+    assert f"task 'orders': {message}" in d.message
+
+
+def test_e217_scheduled_cdc_task_without_cdc_start_time(tmp_path):
+    text = TEAM + ORDERS.replace('    cdc_start_time: "2026-11-01T00:00:00Z"\n', "")
+    d = only(team_yaml(tmp_path, text), "E217")
+    assert (d.line, d.column) == (line_of(text, "schedule:"), 5)
+    assert "task 'orders': a scheduled cdc task needs `cdc_start_time`" in d.message
+    assert "silently skip the changes before" in d.message
+
+
+@pytest.mark.parametrize("expression", ["rate(12 hours)", "rate(90 minutes)", "cron(0 */6 * * ? *)",
+                                        "cron(0,30 2 * * ? *)"])
+def test_e218_dated_output_that_can_run_twice_a_day(tmp_path, expression):
+    text = TEAM + NIGHTLY.replace("cron(0 2 * * ? *)", expression)
+    d = only(team_yaml(tmp_path, text), "E218")
+    assert (d.line, d.column) == (line_of(text, "output: dated"), 7)
+    assert f"schedule '{expression}' can run more than once a day" in d.message
+    assert "use `output: timestamped`" in d.message
+    for fine in ("rate(1 day)", "rate(24 hours)", "rate(2 days)", "cron(15 3 ? * MON-FRI *)"):
+        assert "E218" not in codes(team_yaml(tmp_path, TEAM + NIGHTLY.replace("cron(0 2 * * ? *)", fine)))
+    assert "E218" not in codes(team_yaml(tmp_path, text.replace("output: dated", "output: timestamped")))
+
+
+def test_e219_schedules_and_notifications_with_task_stacks(tmp_path):
+    text = TEAM + NIGHTLY.replace("    schedule:", "    stack: nightly\n    schedule:")
+    d = only(team_yaml(tmp_path, text), "E219")
+    assert (d.line, d.column) == (line_of(text, "schedule:"), 5)
+    assert "task 'nightly': a scheduled task must stay in the team stack for now: remove `stack: nightly`" in d.message
+    text = TEAM + NIGHTLY.replace("    schedule:\n      expression: cron(0 2 * * ? *)\n      output: dated\n",
+                                  "    stack: nightly\n") + NOTIFY
+    d = only(team_yaml(tmp_path, text), "E219")
+    assert (d.line, d.column) == (line_of(text, "notifications:"), 1)
+    assert "notifications cannot cover tasks in task stacks yet (stack nightly)" in d.message
+
+
+def test_w220_notifications_without_subscribers(tmp_path):
+    text = TEAM + "notifications:\n  events: [failure]\n"
+    config = write_tree(tmp_path, teams={"alpha": text})
+    result = compile_tree(config)
+    assert result.ok
+    d = only(result.diagnostics, "W220")
+    assert d.severity is Severity.WARNING and (d.line, d.column) == (line_of(text, "notifications:"), 1)
+    assert "no `email` or `https` subscriber" in d.message
+
+
+@pytest.mark.parametrize("text, at, message", [
+    (TEAM + NOTIFY.replace("oncall@acme.io", "oncall(at)acme.io"), "oncall(at)", "notifications.email[0]"),
+    (TEAM + NOTIFY.replace("https://hooks.acme.io/dms", "http://hooks.acme.io/dms"), "http://",
+     "notifications.https[0]"),
+    (TEAM + NOTIFY.replace("https://hooks.acme.io/dms", "https://user:pw@hooks.acme.io/dms"), "https://user",
+     "notifications.https[0]"),
+    (TEAM + NOTIFY.replace("state change", "state changes"), "state changes",
+     'notifications.events[1]: "state changes" is not one of "configuration change", "creation", "deletion", '
+     '"failure", "state change"'),
+    (TEAM + ORDERS.replace('"2026-11-01T00:00:00Z"', '"2026-11-01 00:00"'), '"2026-11-01 00:00"',
+     "tasks.orders.cdc_start_time"),
+    (TEAM + NIGHTLY.replace("output: dated", "output: daily"), "daily",
+     'tasks.nightly.schedule.output: "daily" is not one of "dated", "timestamped"'),
+], ids=["email", "http", "https-with-password", "event-category", "cdc-start-time-form", "output"])
+def test_e104_invalid_schedule_and_notification_values(tmp_path, text, at, message):
+    d = only(team_yaml(tmp_path, text), "E104")
+    assert (d.line, d.column) == (line_of(text, at), col_of(text, at))
+    assert message in d.message
+
+
+@pytest.mark.parametrize("team, task, what, limit", [
+    ("data-science", "nightly-export-of-the-recipe-catalog-to-the-lake", "schedule rule", 64),
+    ("customer-analytics", "nightly-export-of-the-recipe-catalog-to-the-data-lake-for-bi", "state machine", 80),
+], ids=["rule", "state-machine"])
+def test_e207_scheduled_task_names_too_long(tmp_path, team, task, what, limit):
+    text = (TEAM.replace("team: alpha", f"team: {team}") + NIGHTLY.replace("  nightly:", f"  {task}:"))
+    found = [d for d in team_yaml(tmp_path, text, name=team) if d.code == "E207"]
+    assert any(f"task '{task}': {what} name 'dmsctl-{team}-{task}" in d.message and
+               f"is longer than {limit} characters" in d.message for d in found), [d.message for d in found]
+    d = next(d for d in found if what in d.message)
+    assert (d.line, d.column) == (line_of(text, "schedule:"), 5)
+
+
+def test_e207_export_endpoint_colliding_with_a_source_endpoint(tmp_path):
+    text = (TEAM.replace("  db:\n", "  x-export:\n    engine: mysql\n    server: x.internal\n"
+                                     "    secret_id: dms/alpha/x\n  db:\n")
+            + NIGHTLY.replace("  nightly:", "  src-x:").replace("source: db", "source: x-export"))
+    d = only(team_yaml(tmp_path, text), "E207")
+    assert "endpoint name 'dmsctl-alpha-src-x-export' collides with another endpoint of this file" in d.message
+    assert (d.line, d.column) == (line_of(text, "schedule:"), 5)
+
+
+def test_e212_export_paths_are_their_own_namespace(tmp_path):
+    """An export task may list the same table version as a continuous task: it writes under export/<task>/."""
+    text = TEAM + NIGHTLY.replace("table: t9", "table: t1")
+    assert "E212" not in codes(team_yaml(tmp_path, text))
+    twice = text + NIGHTLY.replace("  nightly:", "  nightly-copy:").replace("table: t9", "table: t1")
+    assert "E212" not in codes(team_yaml(tmp_path, twice))
+
+
 # --- E3xx: output ---------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -33,6 +33,12 @@ def test_examples_have_three_teams_and_the_documented_patterns():
     assert any(tb.paused for t in tasks.values() for tb in t.tables)  # a paused table
     assert tasks["dmsctl-payments-ledger-cdc"].paused  # a paused task
     assert tasks["dmsctl-food-catalog-snapshot"].migration_type == "full-load"
+    assert tasks["dmsctl-food-catalog-snapshot"].schedule is None  # one-time
+    export = tasks["dmsctl-food-recipes-export"]  # a scheduled, dated export
+    assert (export.migration_type, export.schedule.output) == ("full-load", "dated")
+    food = tree.stacks[1].template["Resources"]
+    assert {"StateMachineRecipesExport", "ScheduleRecipesExport", "ExportEndpointRecipesExport", "EventsTopic",
+            "EventSubscription"} <= set(food)
 
 
 def test_compiling_twice_is_byte_identical():

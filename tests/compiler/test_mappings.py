@@ -83,3 +83,23 @@ def test_paused_tables_are_left_out_of_the_mapping(tmp_path):
                 if r["rule-type"] == "selection"}
     assert selected == {"t0", "t2"}
     assert [tb.paused for tb in task.tables] == [False, True, False]  # still known to the planner
+
+
+def test_an_export_task_renames_schemas_below_its_dated_folder():
+    """A scheduled full-load task writes through its export endpoint (BucketFolder <root>/<team>/export/<task>/
+    <date>): its schemas are renamed to <source>/<schema>, its tables to <table>/<version> as always."""
+    from compiler.model import Schedule
+
+    table = Table("app", "t_1", "v202001010000")
+    export = Task(name="nightly", source="db", instance="main", target="s3-10min", migration_type="full-load",
+                  paused=False, settings_overrides="{}", tables=(table,), schedule=Schedule("rate(1 day)", "dated"))
+    values = {r["rule-target"]: r["value"] for r in build_mappings("alpha", export)["rules"]
+              if r["rule-type"] == "transformation"}
+    assert values == {"schema": "db/app", "table": "t_1/v202001010000"}
+    folder = "replication/alpha/export/nightly/2026/11/01"
+    prefix = naming.export_table_prefix("replication", "alpha", "nightly", "db", "app", "t_1", "v202001010000")
+    assert prefix.replace(naming.DATE_PLACEHOLDER, "2026/11/01") == f"{folder}/{values['schema']}/{values['table']}/"
+    continuous = Task(name="cdc", source="db", instance="main", target="s3-10min", migration_type="full-load",
+                      paused=False, settings_overrides="{}", tables=(table,))
+    assert {r["value"] for r in build_mappings("alpha", continuous)["rules"] if r.get("rule-target") == "schema"} == \
+        {"alpha/db/app"}
