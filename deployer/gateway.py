@@ -24,10 +24,10 @@ import botocore.exceptions
 from deployer.errors import AwsError, ReadOnlyViolation
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
-# Reads whose names do not start with a read prefix, each with its justification. None so far:
-# plan needs only Describe*/List*/Get* (DMS TestConnection, CloudFormation change sets and
-# ValidateTemplate are deliberately not here: they create state or can be executed later).
-READ_OPERATIONS: frozenset[str] = frozenset()
+# Reads whose names do not start with a read prefix, each with its justification. DynamoDB Query
+# only reads items (`dmsctl checkpoints` / `metrics`). DMS TestConnection, CloudFormation change sets
+# and ValidateTemplate are deliberately not here: they create state or can be executed later.
+READ_OPERATIONS: frozenset[str] = frozenset({"Query"})
 THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
                               "TooManyRequestsException", "SlowDown", "RequestThrottled"})
 

@@ -44,7 +44,7 @@ def cli(ctx: click.Context, debug: bool, config_dir: str) -> None:
 
 
 def _register() -> None:
-    from deployer.cli import apply_cmd, compile_cmd, gitops_cmd, plan_cmd, sandbox_cmd
+    from deployer.cli import apply_cmd, compile_cmd, gitops_cmd, plan_cmd, run_cmd, sandbox_cmd
 
     cli.add_command(compile_cmd.validate)
     cli.add_command(compile_cmd.compile_)
@@ -53,6 +53,7 @@ def _register() -> None:
     cli.add_command(apply_cmd.unlock)
     cli.add_command(sandbox_cmd.sandbox)
     gitops_cmd.register(cli)
+    run_cmd.register(cli)
 
 
 _register()
