@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from compiler import naming
 from compiler.build import CompileResult
+from deployer import handover, stack_deploy, task_control
 from deployer import plan as P
-from deployer import stack_deploy, task_control
 from deployer.checks import Flags
 from deployer.errors import DmsctlError
 from deployer.gateway import Gateway
@@ -68,7 +68,8 @@ class Applier:
         self.tree = tree
         self.run_id = run_id or time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
         self.record = RunRecord(self.run_id, tree.env, owner or default_owner())
-        self.lock = Lock(gw, naming.lock_table(tree.resource_prefix), tree.env)
+        self.state_table = naming.lock_table(tree.resource_prefix)
+        self.lock = Lock(gw, self.state_table, tree.env)
         self._stopped_at: dict[str, float] = {}
 
     # -- the run ---------------------------------------------------------------------------
@@ -181,6 +182,9 @@ class Applier:
                 stopped = to_stop
                 task_control.stop(self.gw, to_stop, self.timeouts.task)
                 self.progress.emit("stopped", f"stopped {names}", stack=s.stack)
+            for ident in s.capture_checkpoint:
+                cp = handover.capture(self.gw, self.state_table, ident, self.run_id)
+                self.progress.emit("info", f"captured {ident}'s recovery checkpoint {cp}", stack=s.stack)
             self._deploy(s, planned)
         except DmsctlError:
             self._restore(s, stopped)
@@ -217,13 +221,18 @@ class Applier:
         for entry in s.start:
             if ready[entry.identifier].status in ("running", "starting"):
                 continue
-            self.progress.emit("start", f"{entry.start_type} {entry.identifier}", stack=s.stack)
-            task_control.start(self.gw, ready[entry.identifier], entry.start_type)
+            position = handover.stored(self.gw, self.state_table, entry.identifier) if entry.from_checkpoint else None
+            where = f" from checkpoint {position}" if position else ""
+            self.progress.emit("start", f"{entry.start_type} {entry.identifier}{where}", stack=s.stack)
+            task_control.start(self.gw, ready[entry.identifier], entry.start_type, cdc_start_position=position)
         self.progress.status(f"{s.stack}: waiting for {', '.join(idents)} to run")
         states = task_control.wait(self.gw, idents, task_control.is_up, "running", self.timeouts.task)
         for ident in idents:
             self._note_restarted(ident)
             task_control.untag_stopped(self.gw, states[ident].arn, ident)
+        for entry in s.start:
+            if entry.from_checkpoint:
+                handover.done(self.gw, self.state_table, entry.identifier)
         self.progress.emit("started", f"running: {', '.join(idents)}", stack=s.stack)
 
     def _restore(self, s: P.StackStep, stopped: list[task_control.TaskState]) -> None:

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from deployer import plan as P
-from deployer.diff import moved_away
-from deployer.diff import rewrites_mappings
+from deployer.diff import moved_away, rewrites_mappings
 from deployer.live import LiveState, TableStat
 from deployer.mappings_semantics import mappings_equal, settings_subset
 
+RUNNING = frozenset({"running", "starting"})
 BAD_TASK_STATES = frozenset({"failed", "modifying", "moving", "stopping", "creating", "deleting"})
 LOADING_STATES = frozenset({"Before load", "Full load"})
 GOOD_STACK_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
@@ -68,20 +68,30 @@ def _stack_hint(status: str) -> str:
     return "CloudFormation cannot update it in this state: see its events"
 
 
-def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Flags) -> Iterator[P.Check]:
+def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Flags,
+                scheduled: frozenset[str] = frozenset()) -> Iterator[P.Check]:
     moved = moved_away(changes)  # deleted here, created in another stack: P107 on the other side says it
     for c in changes:
         for t in c.tasks:
             live = state.tasks.get(t.identifier)
+            if t.changed and t.identifier in scheduled and live is not None and live.status in RUNNING:
+                yield _check("P116", f"task {t.identifier} is in a scheduled run ({live.status}); a deploy would "
+                             "stop it mid-run: wait for the run to finish (or stop it) and plan again",
+                             team=t.team, task=t.task)
             if t.changed and live is not None and live.status in BAD_TASK_STATES:
                 why = f": {live.last_failure}" if live.last_failure else ""
                 yield _check("P109", f"task {t.identifier} is {live.status}{why}; fix it before changing it",
                              team=t.team, task=t.task)
             if t.action == P.REPLACE:
                 tables = f"{t.table_count} table" + ("" if t.table_count == 1 else "s")
-                yield _check("P107", f"task {t.identifier} will be REPLACED ({'; '.join(t.reasons)}): every one of "
-                             f"its {tables} reloads from scratch", team=t.team, task=t.task,
-                             flag="--allow-replace", acknowledged=flags.allow_replace)
+                if t.keeps_checkpoint:
+                    outcome = (f"the new CDC task continues from the old task's recovery checkpoint (captured before "
+                               f"the old task is removed): none of its {tables} reloads")
+                else:
+                    outcome = (f"every one of its {tables} reloads from scratch (a migration_type: cdc task would "
+                               "continue from the old task's checkpoint instead)")
+                yield _check("P107", f"task {t.identifier} will be REPLACED ({'; '.join(t.reasons)}): {outcome}",
+                             team=t.team, task=t.task, flag="--allow-replace", acknowledged=flags.allow_replace)
             if t.action == P.DELETE and c.action != P.DELETE and t.identifier not in moved:
                 yield _check("P108", f"task {t.identifier} will be DELETED (data already in S3 stays)",
                              team=t.team, task=t.task, flag="--allow-delete", acknowledged=flags.allow_delete)
@@ -144,7 +154,8 @@ def drift_checks(changes: tuple[P.StackChange, ...], state: LiveState, deployed:
                              team=t.team, task=t.task, flag="--allow-drift", acknowledged=flags.allow_drift)
 
 
-def full_load_checks(stopped: dict[str, tuple[TableStat, ...]], owners: dict[str, tuple[str, str]]) -> Iterator[P.Check]:
+def full_load_checks(stopped: dict[str, tuple[TableStat, ...]],
+                     owners: dict[str, tuple[str, str]]) -> Iterator[P.Check]:
     """A full load is never interrupted: a task the plan stops must have no table loading."""
     for ident, stats in sorted(stopped.items()):
         team, task = owners.get(ident, ("", ""))
@@ -177,3 +188,9 @@ def compile_checks(diagnostics) -> Iterator[P.Check]:
     for d in diagnostics:
         if d.is_error:
             yield _check("P103", f"{d.location()} {d.code}: {d.message}")
+
+
+def order_conflict(stack: str, team_stack: str, gone: set[str], needs: set[str], team: str) -> P.Check:
+    return _check("P117", f"stack {stack} must deploy before {team_stack} (which stops exporting "
+                  f"{', '.join(sorted(gone))}) and after it (it imports {', '.join(sorted(needs))}, which that "
+                  "deploy adds): split this change in two pull requests, the removal first", team=team)

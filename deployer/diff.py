@@ -206,8 +206,8 @@ def diff_tables_removed(live: LiveTask | None) -> tuple[P.TableChange, ...]:
 
 
 def _run_change(task: CompiledTask, live: LiveTask | None) -> str | None:
-    if live is None:
-        return None
+    if live is None or getattr(task, "schedule", None):
+        return None  # a scheduled task is stopped between runs by design; its schedule starts it
     if task.paused and live.status in RUNNING:
         return P.PAUSE_TASK
     if not task.paused and live.status in ("stopped", "ready", "failed") and task.migration_type != "full-load":
@@ -275,7 +275,25 @@ def diff(compiled: CompiledTree, state: LiveState) -> tuple[P.StackChange, ...]:
             exported = exported_resources(by_name[n].template)
             replaced_exports.update({exported[r.logical_id]: f"{r.logical_id} of stack {n}" for r in change.resources
                                      if r.action == P.REPLACE and r.logical_id in exported})
-    return _moves(tuple(changes))
+    return _checkpoints(_moves(tuple(changes)), compiled, state)
+
+
+def _checkpoints(changes: tuple[P.StackChange, ...], compiled: CompiledTree,
+                 state: LiveState) -> tuple[P.StackChange, ...]:
+    """A replaced task that is CDC-only in config and whose old task has run continues from the old
+    task's RecoveryCheckpoint (DMS: a cdc task starts at a position with start-replication and
+    CdcStartPosition) instead of reloading every table. Any other replacement reloads everything."""
+    types = {t.identifier: t.migration_type for t in compiled.tasks()}
+    out = []
+    for c in changes:
+        tasks = []
+        for t in c.tasks:
+            live = state.tasks.get(t.identifier)
+            if t.action == P.REPLACE and types.get(t.identifier) == "cdc" and live is not None and live.ever_started:
+                t = dataclasses.replace(t, keeps_checkpoint=True, restart_reloads_all=False)
+            tasks.append(t)
+        out.append(dataclasses.replace(c, tasks=tuple(tasks)))
+    return tuple(out)
 
 
 def _moves(changes: tuple[P.StackChange, ...]) -> tuple[P.StackChange, ...]:

@@ -49,6 +49,7 @@ class TaskChange:
     live_status: str | None = None
     table_count: int = 0  # active tables after the change
     restart_reloads_all: bool = False  # replacement: every table of the task loads again
+    keeps_checkpoint: bool = False  # replacement of a CDC task: the new task continues from the old one's checkpoint
 
     @property
     def changed(self) -> bool:
@@ -80,6 +81,7 @@ class StackChange:
 class TaskStart:
     identifier: str
     start_type: str  # start-replication | resume-processing
+    from_checkpoint: bool = False  # CdcStartPosition = the checkpoint step 1 captured from the replaced task
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class StackStep:
     start: tuple[TaskStart, ...] = ()  # tasks to start or resume after deploying
     wait_dropped: tuple[str, ...] = ()  # "task-id/schema.table" that must leave the statistics before the next step
     wave: int = 0  # deploy order within the step: all stacks of a wave (in parallel) before the next wave
+    capture_checkpoint: tuple[str, ...] = ()  # replaced CDC tasks: store their RecoveryCheckpoint before the deploy
 
 
 @dataclass(frozen=True)

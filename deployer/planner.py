@@ -10,14 +10,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from compiler import naming
 from compiler.build import CompiledStack, CompileResult, compile_config
 from compiler.model import ConfigTree
 from deployer import checks as C
+from deployer import handover
 from deployer import plan as P
 from deployer.diff import _tasks_in, diff, exported_resources, exports_of, imports_of, moved_away
 from deployer.gateway import Gateway
 from deployer.live import LiveState, prefixes_with_objects, read_live, read_table_stats
-from deployer.steps import StackTemplates, build_steps
+from deployer.steps import SCHEDULED, StackTemplates, build_steps
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,8 @@ def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) 
             tasks.append(dataclasses.replace(task, tables=tables))
         grouped = [t for t in team.tasks if t.stack]
         exports = tuple(sorted({("instance", t.instance) for t in grouped} | {("source", t.source) for t in grouped}))
-        teams.append(dataclasses.replace(team, tasks=tuple(tasks), keep_stacks=tuple(sorted({t.stack for t in grouped})),
-                                         keep_exports=exports))
+        groups = tuple(sorted({t.stack for t in grouped}))
+        teams.append(dataclasses.replace(team, tasks=tuple(tasks), keep_stacks=groups, keep_exports=exports))
     result = compile_config(dataclasses.replace(config, teams=tuple(teams)))
     wanted = {team for team, _ in held} | {team for team, _ in replaced}
     return {s.name: s for s in (result.tree.stacks if result.tree else ()) if s.team in wanted}
@@ -108,8 +110,9 @@ def stack_waves(changes: tuple[P.StackChange, ...], live: LiveState, compiled_st
         new_stack = inter.get(tc.stack) or compiled.get(tc.stack)
         new = new_stack.template if new_stack else {}
         old_exported = exported_resources(old)
-        gone = (exports_of(old) - exports_of(new)) | {old_exported[r.logical_id] for r in tc.resources
-                                                      if r.action in (P.REPLACE, P.DELETE) and r.logical_id in old_exported}
+        gone = (exports_of(old) - exports_of(new)) | {
+            old_exported[r.logical_id] for r in tc.resources
+            if r.action in (P.REPLACE, P.DELETE) and r.logical_id in old_exported}
         imported_now = set().union(*(imports_of(live.stacks[n].template) for n in task_stacks if n in live.stacks))
         if not gone & imported_now:
             continue
@@ -120,11 +123,23 @@ def stack_waves(changes: tuple[P.StackChange, ...], live: LiveState, compiled_st
             step1 = inter.get(n) or compiled.get(n)
             needs = imports_of(step1.template) & added if step1 else set()
             if needs:
-                checks.append(P.Check(
-                    "P117", "error", f"stack {n} must deploy before {tc.stack} (which stops exporting "
-                    f"{', '.join(sorted(gone & imported_now))}) and after it (it imports {', '.join(sorted(needs))}, "
-                    "which that deploy adds): split this change in two pull requests, the removal first", team=team))
+                checks.append(C.order_conflict(n, tc.stack, gone & imported_now, needs, team))
     return waves, checks
+
+
+def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled, gw: Gateway) -> tuple[P.StackChange, ...]:
+    """A CDC task to create that has a stored hand-over checkpoint is the second half of a replacement
+    an earlier apply did not finish: it starts from that checkpoint (one GetItem per such task)."""
+    cdc = {t.identifier for t in compiled.tasks() if t.migration_type == "cdc" and not getattr(t, "schedule", None)}
+    table = naming.lock_table(compiled.resource_prefix)
+    out = []
+    for c in changes:
+        tasks = tuple(dataclasses.replace(t, keeps_checkpoint=True, reasons=t.reasons + (
+            "continues from the checkpoint stored when its predecessor was removed (an unfinished replacement)",))
+            if t.action == P.CREATE and t.identifier in cdc and handover.pending(gw, table, t.identifier) else t
+            for t in c.tasks)
+        out.append(dataclasses.replace(c, tasks=tasks))
+    return tuple(out)
 
 
 def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P.Summary:
@@ -162,6 +177,8 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
                       steps=(), checks=tuple(sorted(checks, key=lambda c: (not c.blocks, c.code, c.message))))
         return Planned(plan=plan, bodies={}, live=live)
     changes = diff(compiled, live)
+    if compiled.base.name in live.stacks:  # no base stack, no state table: nothing was ever handed over
+        changes = _resumed_handovers(changes, compiled, gw)
 
     inter = intermediate_stacks(result.config, changes)
     bodies = {s.template_sha256: s for s in compiled.stacks}
@@ -172,7 +189,8 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     waves, order_checks = stack_waves(changes, live, compiled.stacks, inter)
     steps = build_steps(changes, live, templates,
                         paused_tasks={i: t.paused for i, t in compiled_tasks.items()},
-                        migration_types={i: t.migration_type for i, t in compiled_tasks.items()},
+                        migration_types={i: SCHEDULED if getattr(t, "schedule", None) else t.migration_type
+                                         for i, t in compiled_tasks.items()},
                         externally_affected=_affected_by_exports(changes, compiled.stacks),
                         first_step_waves=waves)
 
@@ -180,27 +198,29 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     to_stop = sorted({i for s in steps for st in s.stacks for i in st.stop})
     stats = {i: read_table_stats(gw, live.tasks[i]) for i in to_stop if i in live.tasks}
     users = {tc.s3_prefix: (t.team, t.task, tc.name, tc.kind) for c in changes for t in c.tasks for tc in t.tables
-             if tc.s3_prefix and tc.kind in (P.ADD, P.RELOAD, P.RESUME)}
+             if tc.s3_prefix and tc.kind in (P.ADD, P.RELOAD, P.RESUME) and not t.keeps_checkpoint
+             and "{date}" not in tc.s3_prefix}  # a dated export checks its own folder when it runs
     for c in changes:  # a replaced task starts over: every one of its tables full-loads again
         for t in c.tasks:
-            if t.action == P.REPLACE and t.identifier in compiled_tasks:
+            if t.action == P.REPLACE and t.restart_reloads_all and t.identifier in compiled_tasks:
                 for tb in compiled_tasks[t.identifier].tables:
-                    if not tb.paused:
+                    if not tb.paused and "{date}" not in tb.s3_prefix:
                         users.setdefault(tb.s3_prefix, (t.team, t.task, tb.name, P.REPLACE))
     nonempty = prefixes_with_objects(gw, compiled.datalake_bucket, sorted(users))
 
     owners = {t.identifier: (t.team, t.task) for c in changes for t in c.tasks}
     deployed = {}
-    for name, st in live.stacks.items():
+    for st in live.stacks.values():
         deployed.update({ident: props for ident, (_l, props) in _tasks_in(st.template).items()})
     imports = {s.name: imports_of(s.template) for s in compiled.team_stacks}
     all_exports = set().union(*(exports_of(s.template) for s in compiled.stacks))
     wanted = {}
     for s in compiled.stacks:
         wanted.update({ident: props for ident, (_l, props) in _tasks_in(s.template).items()})
+    scheduled = frozenset(i for i, t in compiled_tasks.items() if getattr(t, "schedule", None))
     checks = [*C.compile_checks(result.diagnostics),
               *C.stack_checks(changes, flags, all_exports, imports), *order_checks,
-              *C.task_checks(changes, live, flags), *C.drift_checks(changes, live, deployed, flags, wanted),
+              *C.task_checks(changes, live, flags, scheduled), *C.drift_checks(changes, live, deployed, flags, wanted),
               *C.full_load_checks(stats, owners), *C.s3_checks(nonempty, compiled.datalake_bucket, users)]
     shown = tuple(c for c in changes if c.action != P.NONE or any(t.changed for t in c.tasks))
     plan = P.Plan(env=compiled.env, account_id=compiled.account_id, region=compiled.region, stacks=shown,

@@ -17,6 +17,7 @@ from deployer import plan as P
 from deployer.live import LiveState
 
 RUNNING = frozenset({"running", "starting"})
+SCHEDULED = "scheduled"  # in `migration_types`: a task with a schedule (whatever its migration type)
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,11 @@ def _changes_task(t: P.TaskChange, step: int) -> bool:
 
 
 def _start_for(t: P.TaskChange, state: LiveState, paused: bool, migration_type: str | None) -> P.TaskStart | None:
-    if paused or t.action == P.DELETE:
-        return None
+    if paused or t.action == P.DELETE or migration_type == SCHEDULED:
+        return None  # a scheduled task is started by its schedule (or `dmsctl run`), never by a deploy
     live = state.tasks.get(t.identifier)
+    if t.action in (P.REPLACE, P.CREATE) and t.keeps_checkpoint:
+        return P.TaskStart(t.identifier, P.START_REPLICATION, from_checkpoint=True)
     if t.action in (P.CREATE, P.REPLACE) or live is None or not live.ever_started:
         return P.TaskStart(t.identifier, P.START_REPLICATION)
     if migration_type == "full-load":
@@ -97,6 +100,8 @@ def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates:
             tmpl = templates.get(change.stack, StackTemplates(None))
             sha = tmpl.intermediate if (two_step and number == 1 and tmpl.intermediate) else tmpl.final
             stop, start, wait = [], [], []
+            capture = [t.identifier for t in change.tasks if number == 1 and t.action == P.REPLACE
+                       and t.keeps_checkpoint and migration_types.get(t.identifier) != SCHEDULED]
             for t in change.tasks:
                 halt, go, drop = _task_actions(t, number, two_step, state, paused_tasks.get(t.identifier, False),
                                                migration_types.get(t.identifier))
@@ -117,7 +122,7 @@ def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates:
             stack_steps.append(P.StackStep(stack=change.stack, action=action,
                                            template_sha256=None if action in (P.DELETE, P.NONE) else sha,
                                            stop=tuple(stop), start=tuple(start), wait_dropped=tuple(wait),
-                                           wave=wave))
+                                           wave=wave, capture_checkpoint=tuple(capture)))
         if stack_steps:
             desc = ("remove reloaded tables' old versions and replaced tasks (and every other change)"
                     if two_step and number == 1

@@ -110,9 +110,10 @@ def wait_startable(gw: Gateway, identifiers: list[str], timeout: float) -> dict[
     return states
 
 
-def start(gw: Gateway, state: TaskState, start_type: str) -> None:
+def start(gw: Gateway, state: TaskState, start_type: str, cdc_start_position: str | None = None) -> None:
+    extra = {"CdcStartPosition": cdc_start_position} if cdc_start_position else {}
     gw.call("dms", "start_replication_task", resource=f"task {state.identifier}", ReplicationTaskArn=state.arn,
-            StartReplicationTaskType=start_type)
+            StartReplicationTaskType=start_type, **extra)
 
 
 def is_up(t: TaskState) -> bool:

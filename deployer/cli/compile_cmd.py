@@ -9,8 +9,8 @@ import click
 from compiler import output
 from compiler.build import compile_tree, validate_all
 from compiler.diagnostics import Diagnostic, format_json, format_text, has_errors
-from compiler.lint import Linter
 from compiler.limits import MAPPINGS_MAX, RESOURCES_MAX, TEMPLATE_INLINE_MAX, TEMPLATE_S3_MAX
+from compiler.lint import Linter
 
 LINT_CACHE = Path(".dmsctl-cache") / "cfn-lint"
 

@@ -116,6 +116,9 @@ def task_label(task: TaskChange) -> str:
 
 
 def replacement_warning(task: TaskChange) -> str:
+    if task.keeps_checkpoint:
+        return (f"task {task.identifier} will be REPLACED: the new task continues from the old task's recovery "
+                "checkpoint (CDC), no table reloads")
     if task.restart_reloads_all:
         return (f"task {task.identifier} will be REPLACED: every one of its "
                 f"{plural(task.table_count, 'table')} reloads from scratch")

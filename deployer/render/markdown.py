@@ -92,7 +92,9 @@ def _stack_step(ss: StackStep) -> str:
                  else f"**{ss.action}**{template}")
     if ss.start:
         parts.append(", ".join(f"{'resume' if s.start_type == 'resume-processing' else 'start'} "
-                               f"{code(s.identifier)} ({s.start_type})" for s in ss.start))
+                               f"{code(s.identifier)} ({s.start_type}"
+                               f"{', from the replaced task' + chr(39) + 's checkpoint' if s.from_checkpoint else ''})"
+                               for s in ss.start))
     if ss.wait_dropped:
         dropped = ", ".join(code(t) for t in ss.wait_dropped)
         parts.append(f"wait until dropped from the table statistics: {dropped}")

@@ -148,6 +148,7 @@ def _step(step: Step, total: int, paint: _Paint) -> list[str]:
 
 def _stack_step(ss: StackStep, paint: _Paint) -> list[str]:
     lines = [f"    stop    {task}" for task in ss.stop]
+    lines += [f"    capture {task} recovery checkpoint (into the state table)" for task in ss.capture_checkpoint]
     if ss.action == NONE:  # only tasks stop or start: the template is unchanged
         lines.append(f"    {'keep':<7} {ss.stack} (template unchanged: not deployed)")
     else:
@@ -156,7 +157,8 @@ def _stack_step(ss: StackStep, paint: _Paint) -> list[str]:
         lines.append(f"    {verb} {ss.stack}{template}")
     for start in ss.start:
         verb = "resume" if start.start_type == RESUME_PROCESSING else "start"
-        lines.append(f"    {verb:<7} {start.identifier} ({start.start_type})")
+        where = ", from the replaced task's checkpoint" if start.from_checkpoint else ""
+        lines.append(f"    {verb:<7} {start.identifier} ({start.start_type}{where})")
     if ss.wait_dropped:
         lines.append("    wait    until dropped from the table statistics before the next step: "
                      + ", ".join(ss.wait_dropped))

@@ -95,7 +95,8 @@ def test_p110_drift_in_mappings_and_settings():
     same = live_task(mappings=json.dumps({"rules": [{"rule-type": "selection", "rule-id": 1, "filters": [],
                                                      "parallel-load": None}]}),
                      settings=json.dumps({"Logging": {"EnableLogging": True, "LogComponents": []}, "Extra": 1}))
-    deployed_same = {"dmsctl-a-t": {"TableMappings": json.dumps({"rules": [{"rule-id": "1", "rule-type": "selection"}]}),
+    same_rules = json.dumps({"rules": [{"rule-id": "1", "rule-type": "selection"}]})
+    deployed_same = {"dmsctl-a-t": {"TableMappings": same_rules,
                                     "ReplicationTaskSettings": json.dumps({"Logging": {"EnableLogging": True}})}}
     assert list(C.drift_checks((stack(task()),), state(same), deployed_same, C.Flags())) == []
     settings_edit = live_task(mappings=deployed_same["dmsctl-a-t"]["TableMappings"],

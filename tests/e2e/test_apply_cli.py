@@ -173,9 +173,9 @@ def test_exit_codes_for_no_go_lock_held_and_a_failed_task(harness, sandbox, tmp_
     # a task fails when it is started again
     real = task_control.start
 
-    def start_then_fail(gw, state, start_type):
+    def start_then_fail(gw, state, start_type, **kwargs):
         sandbox.faults.fail_task(state.identifier, "Injected: source database unreachable")
-        real(gw, state, start_type)
+        real(gw, state, start_type, **kwargs)
 
     monkeypatch.setattr(task_control, "start", start_then_fail)
     failed = cli_on_sandbox(cfg, "apply", "--no-lint", "--yes", "--format", "json")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from deployer import plan as P
 from tests.helpers import EXAMPLES
 
 

@@ -57,11 +57,13 @@ def test_replacement_is_blocked_then_applied_in_two_steps_when_acknowledged(harn
     assert step1.stop == ("dmsctl-growth-users-reload",) and step1.start == ()
     assert step2.start == (P.TaskStart("dmsctl-growth-users-reload", P.START_REPLICATION),)
 
-    old_arn = next(t["ReplicationTaskArn"] for t in sandbox.client("dms").describe_replication_tasks()["ReplicationTasks"]
+    listed = sandbox.client("dms").describe_replication_tasks()["ReplicationTasks"]
+    old_arn = next(t["ReplicationTaskArn"] for t in listed
                    if t["ReplicationTaskIdentifier"] == "dmsctl-growth-users-reload")
     code, _, progress = harness.apply(after, flags=Flags(allow_replace=True))
     assert code == 0, [e.message for e in progress.events]
-    tasks = {t["ReplicationTaskIdentifier"]: t for t in sandbox.client("dms").describe_replication_tasks()["ReplicationTasks"]}
+    listed = sandbox.client("dms").describe_replication_tasks()["ReplicationTasks"]
+    tasks = {t["ReplicationTaskIdentifier"]: t for t in listed}
     new = tasks["dmsctl-growth-users-reload"]
     assert new["ReplicationTaskArn"] != old_arn and new["Status"] == "running"
     assert tasks["dmsctl-growth-users-cdc"]["Status"] == "running"

@@ -741,7 +741,8 @@ def test_tables_added_next_to_a_reload_wait_for_step_2(world: World) -> None:
     cfg = world.tree(bump_foods_add_brands)
     planned, _ = world.plan(cfg)
     step1, step2 = (next(ss for ss in step.stacks if ss.stack == FOOD) for step in planned.plan.steps)
-    selected = {n: set(_selected(planned.bodies[ss.template_sha256].template)) for n, ss in (("1", step1), ("2", step2))}
+    selected = {n: set(_selected(planned.bodies[ss.template_sha256].template))
+                for n, ss in (("1", step1), ("2", step2))}
     assert {"foods", "brands"}.isdisjoint(selected["1"]) and {"foods", "brands"} <= selected["2"]
     world.apply(cfg)
     world.sandbox.advance(3600)

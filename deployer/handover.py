@@ -1,0 +1,66 @@
+"""Checkpoint hand-over for a replaced CDC task (docs/WORKFLOWS.md, "State table items").
+
+Step 1 of the replacement stops the old task and stores its RecoveryCheckpoint in the state table
+before the deploy removes the task; step 2 starts the new task with start-replication and that
+checkpoint as CdcStartPosition. The checkpoint is stored, not kept in memory, so a run that dies
+between the two steps loses nothing: the next apply finds it there.
+"""
+
+from __future__ import annotations
+
+import time
+
+from compiler import naming
+from deployer.errors import DmsctlError
+from deployer.gateway import Gateway
+
+SK = "checkpoint"
+
+
+class HandoverError(DmsctlError):
+    pass
+
+
+def capture(gw: Gateway, table: str, identifier: str, run_id: str) -> str:
+    """Store the (stopped) task's RecoveryCheckpoint; refuse when it has none (nothing to continue from)."""
+    rows = gw.call("dms", "describe_replication_tasks", resource=f"task {identifier}",
+                   Filters=[{"Name": "replication-task-id", "Values": [identifier]}],
+                   WithoutSettings=True).get("ReplicationTasks", [])
+    checkpoint = rows[0].get("RecoveryCheckpoint") if rows else None
+    if not checkpoint:
+        raise HandoverError(f"task {identifier} has no RecoveryCheckpoint to continue from: nothing was deployed; "
+                            "plan again (the replacement then reloads instead)")
+    gw.call("dynamodb", "put_item", resource=f"state table {table}", TableName=table, Item={
+        "pk": {"S": naming.handover_key(identifier)}, "sk": {"S": SK}, "checkpoint": {"S": checkpoint},
+        "captured_at": {"S": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, "run": {"S": run_id}})
+    return checkpoint
+
+
+def stored(gw: Gateway, table: str, identifier: str) -> str:
+    item = gw.call("dynamodb", "get_item", resource=f"state table {table}", TableName=table, ConsistentRead=True,
+                   Key={"pk": {"S": naming.handover_key(identifier)}, "sk": {"S": SK}}).get("Item")
+    if not item:
+        raise HandoverError(f"no stored checkpoint for the replaced task {identifier} in {table}: it was not "
+                            "started, because starting a CDC task without its position would skip changes. "
+                            f"Start it by hand with --cdc-start-position, or re-create it from a known time")
+    return item["checkpoint"]["S"]
+
+
+def pending(gw: Gateway, table: str, identifier: str) -> bool:
+    """Is a checkpoint stored for this task (a replacement interrupted between its two steps)? Read-only."""
+    from deployer.errors import AwsError
+
+    try:
+        item = gw.call("dynamodb", "get_item", resource=f"state table {table}", TableName=table,
+                       Key={"pk": {"S": naming.handover_key(identifier)}, "sk": {"S": SK}}).get("Item")
+    except AwsError as exc:
+        if exc.code == "ResourceNotFoundException":  # no base stack yet: nothing was ever handed over
+            return False
+        raise
+    return bool(item)
+
+
+def done(gw: Gateway, table: str, identifier: str) -> None:
+    """The new task runs from the checkpoint: forget it, so a later re-creation never starts from it."""
+    gw.call("dynamodb", "delete_item", resource=f"state table {table}", TableName=table,
+            Key={"pk": {"S": naming.handover_key(identifier)}, "sk": {"S": SK}})
