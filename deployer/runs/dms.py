@@ -50,7 +50,7 @@ def wait_connection(gw: Gateway, instance_arn: str, endpoint: dict, timeout: flo
     try:
         rows = gw.poll(connections, lambda rs: all(r.get("Status") != "testing" for r in rs),
                        what=f"the connection test of endpoint {name}", timeout=timeout,
-                       first_delay=CONNECTION_POLL, max_delay=CONNECTION_POLL)
+                       first_delay=2.0, max_delay=CONNECTION_POLL)
     except AwsError as exc:
         if exc.operation:
             raise
@@ -84,7 +84,7 @@ def wait_stopped(gw: Gateway, task_id: str, timeout: float, on_change: Callable[
     try:
         return gw.poll(describe, lambda r: r.get("Status") in ("stopped", "failed", "deleted"),
                        what=f"replication task {task_id} to stop", timeout=timeout,
-                       first_delay=TASK_POLL, max_delay=TASK_POLL)
+                       first_delay=2.0, max_delay=TASK_POLL)
     except AwsError as exc:
         if not exc.operation:  # the poll's own timeout (a failed AWS call names its operation)
             raise AwsError(f"{exc}; task {task_id} is still {seen[-1] if seen else 'running'} and was not "

@@ -135,8 +135,8 @@ class RunTimeouts:
 
 
 DEFAULT_TIMEOUTS = RunTimeouts()
-CONNECTION_POLL = 15  # docs/WORKFLOWS.md: DescribeConnections every 15 s
-TASK_POLL = 30  # DescribeReplicationTasks every 30 s
+CONNECTION_POLL = 15  # docs/WORKFLOWS.md: DescribeConnections at most every 15 s (backing off from 2 s)
+TASK_POLL = 30  # DescribeReplicationTasks at most every 30 s (backing off from 2 s)
 
 
 def parse_time(text: str, what: str = "--at") -> datetime:

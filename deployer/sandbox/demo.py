@@ -52,6 +52,8 @@ def main() -> None:
         _run("execute the reviewed plan", ["apply", "--env", opts.env, "--plan", "build/plan.json", "--yes",
                                            "--no-lint"], env, {0})
         _run("converged?", ["plan", "--env", opts.env, "--no-lint"], env, {0})
+        _run("what the nightly schedule does: today's dated export", ["run", "food/recipes-export", "--env",
+                                                                      opts.env], env, {0})
     finally:
         handle.stop()
     print("\ndemo: plan -> apply -> No changes, on the sandbox.")
