@@ -164,11 +164,6 @@ def check_notifications(team: Team) -> Iterator[Diagnostic]:
     if not n.email and not n.https:
         yield Diagnostic.at("W220", "notifications has no `email` or `https` subscriber: the team's events go to a "
                             "topic nobody receives", n.pos, Severity.WARNING)
-    grouped = sorted({t.stack for t in team.tasks if t.stack})
-    if grouped:
-        yield Diagnostic.at("E219", f"notifications cannot cover tasks in task stacks yet (stack "
-                            f"{', '.join(grouped)}): remove `notifications` (a team with task stacks cannot have "
-                            "them for now)", n.pos)
 
 
 def check_physical_names(tree: ConfigTree) -> Iterator[Diagnostic]:

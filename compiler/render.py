@@ -295,6 +295,9 @@ def team_context(tree: ConfigTree, team: Team) -> dict:
                     for kind, names in (("instance", {t.instance for t in grouped} | kept["instance"]),
                                         ("source", {t.source for t in grouped} | kept["source"]))
                     for name in sorted(names)]
+    if team.notifications is not None and (grouped or ("topic", "events") in team.keep_exports):
+        # task stacks subscribe their own tasks to the team's topic (see tasks_context)
+        team_exports.append({"logical_id": "EventsTopic", "name": naming.team_export(prefix, team.name, "topic", "events")})
     task_entries = _task_entries(tree, team, own, imported=False)
     return {"env": tree.env, "team": team, "sources": sources, "instances": instances,
             "tasks": task_entries, "team_exports": team_exports,
@@ -305,8 +308,19 @@ def team_context(tree: ConfigTree, team: Team) -> dict:
 
 def tasks_context(tree: ConfigTree, team: Team, group: str) -> dict:
     tasks = [t for t in team.tasks if t.stack == group]
-    return {"env": tree.env, "team": team, "group": group, "tasks": _task_entries(tree, team, tasks, imported=True),
-            "paused_tables": _paused_tables(tasks)}
+    entries = _task_entries(tree, team, tasks, imported=True)
+    events = None
+    if team.notifications is not None and entries:
+        # One subscription per stack (SourceIds can only name tasks that exist when it is created), to the
+        # team stack's topic; its name carries a hash of its tasks, so it never collides with the team's.
+        identifiers = sorted(t["identifier"] for t in entries)
+        events = {"subscription_name": naming.event_subscription_name(tree.base.resource_prefix, team.name,
+                                                                      identifiers),
+                  "topic_export": naming.team_export(tree.base.resource_prefix, team.name, "topic", "events"),
+                  "source_ids": identifiers, "events": list(team.notifications.events),
+                  "depends_on": sorted(t["logical_id"] for t in entries)}
+    return {"env": tree.env, "team": team, "group": group, "tasks": entries, "events": events,
+            "tags": _tags(tree, **{"dmsctl:team": team.name}), "paused_tables": _paused_tables(tasks)}
 
 
 def template_body(template: dict) -> str:

@@ -54,7 +54,10 @@ def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) 
                            for tb in task.tables if tb.key not in skip)
             tasks.append(dataclasses.replace(task, tables=tables))
         grouped = [t for t in team.tasks if t.stack]
-        exports = tuple(sorted({("instance", t.instance) for t in grouped} | {("source", t.source) for t in grouped}))
+        exports = {("instance", t.instance) for t in grouped} | {("source", t.source) for t in grouped}
+        if grouped and team.notifications is not None:
+            exports.add(("topic", "events"))
+        exports = tuple(sorted(exports))
         groups = tuple(sorted({t.stack for t in grouped}))
         teams.append(dataclasses.replace(team, tasks=tuple(tasks), keep_stacks=groups, keep_exports=exports))
     result = compile_config(dataclasses.replace(config, teams=tuple(teams)))

@@ -525,16 +525,14 @@ def test_e218_dated_output_that_can_run_twice_a_day(tmp_path, expression):
     assert "E218" not in codes(team_yaml(tmp_path, text.replace("output: dated", "output: timestamped")))
 
 
-def test_e219_schedules_and_notifications_with_task_stacks(tmp_path):
+def test_e219_scheduled_task_in_a_task_stack(tmp_path):
     text = TEAM + NIGHTLY.replace("    schedule:", "    stack: nightly\n    schedule:")
     d = only(team_yaml(tmp_path, text), "E219")
     assert (d.line, d.column) == (line_of(text, "schedule:"), 5)
     assert "task 'nightly': a scheduled task must stay in the team stack for now: remove `stack: nightly`" in d.message
     text = TEAM + NIGHTLY.replace("    schedule:\n      expression: cron(0 2 * * ? *)\n      output: dated\n",
                                   "    stack: nightly\n") + NOTIFY
-    d = only(team_yaml(tmp_path, text), "E219")
-    assert (d.line, d.column) == (line_of(text, "notifications:"), 1)
-    assert "notifications cannot cover tasks in task stacks yet (stack nightly)" in d.message
+    assert "E219" not in codes(team_yaml(tmp_path, text))  # notifications do work with task stacks
 
 
 def test_w220_notifications_without_subscribers(tmp_path):

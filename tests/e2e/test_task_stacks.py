@@ -159,3 +159,33 @@ def test_a_step_needing_both_orders_is_refused(harness, sandbox, tmp_path):
     planned, _ = harness.plan(_tree(tmp_path / "b", two_in_bulk, swap), flags=Flags(allow_delete=True,
                                                                                       allow_replace=True))
     assert "P117" in [c.code for c in planned.plan.checks if c.blocks]
+
+
+def _growth_subscriptions(sandbox):
+    subs = sandbox.client("dms").describe_event_subscriptions()["EventSubscriptionsList"]
+    return [s for s in subs if s["CustSubscriptionId"].startswith("dmsctl-growth-events")]
+
+
+def _notify(growth):
+    growth["notifications"] = {"email": ["growth-data@example.com"]}
+
+
+def test_notifications_cover_the_tasks_of_task_stacks_too(harness, sandbox, tmp_path):
+    tree = _tree(tmp_path / "a", _in_bulk, _notify)
+    code, _, progress = harness.apply(tree)
+    assert code == 0, [e.message for e in progress.events if e.kind == "error"]
+    topic = _exports(sandbox)[f"{TEAM}-topic-events-arn"]
+    subs = _growth_subscriptions(sandbox)
+    by_ids = {tuple(sorted(s.get("SourceIdsList", []))): s for s in subs}
+    assert set(by_ids) == {("dmsctl-growth-users-cdc",), (RELOAD,)}  # the team stack's task, the task stack's
+    assert {s["SnsTopicArn"] for s in subs} == {topic}
+    sandbox.advance(3600)
+    assert harness.plan(tree)[0].plan.steps == ()
+
+    # dropping notifications removes an export the task stack imports: the task stack deploys first
+    quiet = _tree(tmp_path / "b", _in_bulk)
+    planned, _ = harness.plan(quiet)
+    waves = {s.stack: s.wave for s in planned.plan.steps[0].stacks}
+    assert waves[BULK] < waves[TEAM]
+    assert harness.apply(quiet)[0] == 0
+    assert _growth_subscriptions(sandbox) == []
