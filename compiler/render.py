@@ -297,7 +297,8 @@ def team_context(tree: ConfigTree, team: Team) -> dict:
                     for name in sorted(names)]
     if team.notifications is not None and (grouped or ("topic", "events") in team.keep_exports):
         # task stacks subscribe their own tasks to the team's topic (see tasks_context)
-        team_exports.append({"logical_id": "EventsTopic", "name": naming.team_export(prefix, team.name, "topic", "events")})
+        team_exports.append({"logical_id": "EventsTopic",
+                             "name": naming.team_export(prefix, team.name, "topic", "events")})
     task_entries = _task_entries(tree, team, own, imported=False)
     return {"env": tree.env, "team": team, "sources": sources, "instances": instances,
             "tasks": task_entries, "team_exports": team_exports,
