@@ -34,6 +34,10 @@ class StalePlan(DmsctlError):
     pass
 
 
+# While a stack's tasks are stopped, AWS is asked at least this often (seconds) whether the stop, the
+# deploy or the start has finished: every second of lateness is a second of replication stopped.
+STOPPED_POLL_MAX = 10.0
+
 @dataclass(frozen=True)
 class Timeouts:
     task: float = 3600.0  # stop/start one batch of tasks
@@ -180,18 +184,18 @@ class Applier:
                 for st in to_stop:
                     self._stopped_at[st.identifier] = self.progress.elapsed()
                 stopped = to_stop
-                task_control.stop(self.gw, to_stop, self.timeouts.task)
+                task_control.stop(self.gw, to_stop, self.timeouts.task, STOPPED_POLL_MAX)
                 self.progress.emit("stopped", f"stopped {names}", stack=s.stack)
             for ident in s.capture_checkpoint:
                 cp = handover.capture(self.gw, self.state_table, ident, self.run_id)
                 self.progress.emit("info", f"captured {ident}'s recovery checkpoint {cp}", stack=s.stack)
-            self._deploy(s, planned)
+            self._deploy(s, planned, tasks_stopped=bool(to_stop))
         except DmsctlError:
             self._restore(s, stopped)
             raise
         self._start(s)
 
-    def _deploy(self, s: P.StackStep, planned: Planned) -> None:
+    def _deploy(self, s: P.StackStep, planned: Planned, tasks_stopped: bool = False) -> None:
         def on_event(e: stack_deploy.StackEvent) -> None:
             reason = f": {e.reason}" if e.reason else ""
             self.progress.emit("stack-event", f"{e.logical_id} {e.status}{reason}", stack=s.stack)
@@ -210,14 +214,15 @@ class Applier:
         self.progress.emit("deploy", f"deploying template {s.template_sha256[:12]}{via}", stack=s.stack)
         self.progress.status(f"{s.stack}: deploying")
         tags = [{"Key": "dmsctl:managed-by", "Value": "dmsctl"}, {"Key": "dmsctl:environment", "Value": self.tree.env}]
-        outcome = stack_deploy.deploy(self.gw, s.stack, arg, tags, self.run_id, self.timeouts.stack, on_event)
+        outcome = stack_deploy.deploy(self.gw, s.stack, arg, tags, self.run_id, self.timeouts.stack, on_event,
+                                      max_delay=STOPPED_POLL_MAX if tasks_stopped else 30.0)
         self.progress.emit("deployed", outcome, stack=s.stack)
 
     def _start(self, s: P.StackStep) -> None:
         if not s.start:
             return
         idents = [e.identifier for e in s.start]
-        ready = task_control.wait_startable(self.gw, idents, self.timeouts.task)
+        ready = task_control.wait_startable(self.gw, idents, self.timeouts.task, STOPPED_POLL_MAX)
         for entry in s.start:
             if ready[entry.identifier].status in ("running", "starting"):
                 continue
@@ -226,7 +231,8 @@ class Applier:
             self.progress.emit("start", f"{entry.start_type} {entry.identifier}{where}", stack=s.stack)
             task_control.start(self.gw, ready[entry.identifier], entry.start_type, cdc_start_position=position)
         self.progress.status(f"{s.stack}: waiting for {', '.join(idents)} to run")
-        states = task_control.wait(self.gw, idents, task_control.is_up, "running", self.timeouts.task)
+        states = task_control.wait(self.gw, idents, task_control.is_up, "running", self.timeouts.task,
+                                   STOPPED_POLL_MAX)
         for ident in idents:
             self._note_restarted(ident)
             task_control.untag_stopped(self.gw, states[ident].arn, ident)

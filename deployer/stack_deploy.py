@@ -105,8 +105,9 @@ def first_failure(events: list[StackEvent]) -> str:
 
 
 def deploy(gw: Gateway, stack: str, argument: dict, tags: list[dict], run_id: str, timeout: float,
-           on_event: Callable[[StackEvent], None]) -> str:
-    """Create and execute a change set; returns "created", "updated" or "unchanged"."""
+           on_event: Callable[[StackEvent], None], max_delay: float = 30.0) -> str:
+    """Create and execute a change set; returns "created", "updated" or "unchanged". `max_delay` caps the
+    polling interval (lower while the stack's tasks are stopped: a late look lengthens their stop)."""
     status = stack_status(gw, stack)
     if status == "REVIEW_IN_PROGRESS":
         status = None
@@ -119,7 +120,7 @@ def deploy(gw: Gateway, stack: str, argument: dict, tags: list[dict], run_id: st
     cs = gw.poll(lambda: gw.call("cloudformation", "describe_change_set", resource=f"stack {stack}",
                                  ChangeSetName=arn, StackName=stack),
                  lambda r: r["Status"] in ("CREATE_COMPLETE", "FAILED"), what=f"change set for {stack}",
-                 timeout=timeout, first_delay=1)
+                 timeout=timeout, first_delay=1, max_delay=max_delay)
     if cs["Status"] == "FAILED":
         reason = cs.get("StatusReason", "")
         if any(marker in reason for marker in NO_CHANGES):
@@ -130,7 +131,7 @@ def deploy(gw: Gateway, stack: str, argument: dict, tags: list[dict], run_id: st
     if tail is None:
         tail = EventTail(gw, stack)
     gw.call("cloudformation", "execute_change_set", resource=f"stack {stack}", ChangeSetName=arn, StackName=stack)
-    final = wait_stack(gw, stack, tail, timeout, on_event)
+    final = wait_stack(gw, stack, tail, timeout, on_event, max_delay)
     if final not in OK_FINAL:
         for e in tail.new():
             on_event(e)
@@ -150,14 +151,14 @@ def _failure_message(stack: str, status: str, reason: str) -> str:
 
 
 def wait_stack(gw: Gateway, stack: str, tail: EventTail, timeout: float,
-               on_event: Callable[[StackEvent], None]) -> str:
+               on_event: Callable[[StackEvent], None], max_delay: float = 30.0) -> str:
     def status() -> str:
         for e in tail.new():
             on_event(e)
         return stack_status(gw, stack) or "DELETE_COMPLETE"
 
     return gw.poll(status, lambda s: s in OK_FINAL or s in FAILED_FINAL, what=f"stack {stack}", timeout=timeout,
-                   first_delay=2)
+                   first_delay=2, max_delay=max_delay)
 
 
 def delete(gw: Gateway, stack: str, timeout: float, on_event: Callable[[StackEvent], None]) -> None:

@@ -67,22 +67,24 @@ def untag_stopped(gw: Gateway, arn: str, identifier: str) -> None:
             TagKeys=[STOPPED_BY_TAG])
 
 
-def stop(gw: Gateway, states: list[TaskState], timeout: float) -> None:
+def stop(gw: Gateway, states: list[TaskState], timeout: float, max_delay: float = 30.0) -> None:
     for s in states:
         gw.call("dms", "stop_replication_task", resource=f"task {s.identifier}", ReplicationTaskArn=s.arn)
-    wait(gw, [s.identifier for s in states], lambda t: t.status == "stopped", "stopped", timeout)
+    wait(gw, [s.identifier for s in states], lambda t: t.status == "stopped", "stopped", timeout, max_delay)
 
 
 STARTABLE = frozenset({"ready", "stopped", "failed"})
 
 
-def wait_startable(gw: Gateway, identifiers: list[str], timeout: float) -> dict[str, TaskState]:
+def wait_startable(gw: Gateway, identifiers: list[str], timeout: float,
+                   max_delay: float = 30.0) -> dict[str, TaskState]:
     """New tasks must finish creating, and their endpoints' connection tests must not be running.
 
     Only the tests of each task's own (replication instance, endpoint) pairs count: DescribeConnections
     also lists tests of the same endpoints from other instances (other teams'), which may well fail
     (no network path from there) and say nothing about these tasks."""
-    states = wait(gw, identifiers, lambda t: t.status in STARTABLE | {"running", "starting"}, "created", timeout)
+    states = wait(gw, identifiers, lambda t: t.status in STARTABLE | {"running", "starting"}, "created", timeout,
+                  max_delay)
     pairs = {(t.instance_arn, e) for t in states.values() for e in t.endpoints}
     endpoints = sorted({e for _, e in pairs})
     if not endpoints:
@@ -104,7 +106,7 @@ def wait_startable(gw: Gateway, identifiers: list[str], timeout: float) -> dict[
 
     try:
         gw.poll(connections, lambda rows: not any(r.get("Status") == "testing" for r in rows),
-                what="endpoint connection tests", timeout=timeout, failed=failed, first_delay=2)
+                what="endpoint connection tests", timeout=timeout, failed=failed, first_delay=2, max_delay=max_delay)
     except AwsError as exc:
         raise TaskFailure(str(exc)) from None
     return states
@@ -121,7 +123,8 @@ def is_up(t: TaskState) -> bool:
                                      and "FULL_LOAD_ONLY_FINISHED" in t.stop_reason)
 
 
-def wait(gw: Gateway, identifiers: list[str], done, what: str, timeout: float) -> dict[str, TaskState]:
+def wait(gw: Gateway, identifiers: list[str], done, what: str, timeout: float,
+         max_delay: float = 30.0) -> dict[str, TaskState]:
     if not identifiers:
         return {}
 
@@ -137,7 +140,7 @@ def wait(gw: Gateway, identifiers: list[str], done, what: str, timeout: float) -
     try:
         return gw.poll(lambda: describe(gw, identifiers), lambda st: all(done(st[i]) for i in identifiers if i in st)
                        and len(st) == len(identifiers), what=f"tasks {', '.join(identifiers)} to be {what}",
-                       timeout=timeout, failed=failed)
+                       timeout=timeout, failed=failed, max_delay=max_delay)
     except AwsError as exc:
         raise TaskFailure(str(exc)) from None
 
