@@ -138,9 +138,6 @@ def check_schedules(team: Team) -> Iterator[Diagnostic]:
                                     "e.g. \"2026-11-01T00:00:00Z\"): where its first window starts. Without it the "
                                     "first run would start from the time it runs and silently skip the changes "
                                     "before", task.schedule_pos)
-            if task.stack is not None:
-                yield Diagnostic.at("E219", f"{where}: a scheduled task must stay in the team stack for now: remove "
-                                    f"`stack: {task.stack}` or the schedule", task.schedule_pos)
         if task.cdc_start_time is not None:
             if task.migration_type != "cdc":
                 yield Diagnostic.at("E216", f"{where}: `cdc_start_time` is for scheduled cdc tasks only (a "

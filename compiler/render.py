@@ -172,13 +172,16 @@ def _subscription_id(protocol: str, endpoint: str) -> str:
     return f"Events{protocol.capitalize()}{hashlib.sha256(endpoint.encode()).hexdigest()[:8].upper()}"
 
 
-def workflow_context(tree: ConfigTree, team: Team, task_entries: list[dict]) -> dict:
-    """Scheduled tasks and notifications of the team stack (templates/_workflows.yaml.j2): export endpoints,
-    state machines, schedule rules, their IAM roles, and the events topic with its DMS event subscription."""
+def workflow_context(tree: ConfigTree, team: Team, task_entries: list[dict], in_task_stack: bool = False) -> dict:
+    """Scheduled tasks and notifications of one stack (templates/_workflows.yaml.j2): export endpoints,
+    state machines, schedule rules, their IAM roles, and (team stack only) the events topic with its DMS
+    event subscription. In a task stack, failed runs publish to the team stack's topic, imported."""
     prefix, env = tree.base.resource_prefix, tree.env
     exports = base_exports(prefix)
     role_import = {"Fn::ImportValue": exports["role"]}
     notify = team.notifications is not None
+    topic = ({"Fn::ImportValue": naming.team_export(prefix, team.name, "topic", "events")} if in_task_stack
+             else {"Ref": "EventsTopic"})
     endpoints, machines = [], []
     by_name = {t["model"].name: t for t in task_entries}
     for task in (t["model"] for t in task_entries):
@@ -205,7 +208,7 @@ def workflow_context(tree: ConfigTree, team: Team, task_entries: list[dict]) -> 
                                           cdc_start_time=task.cdc_start_time)
             subs["StateTable"] = {"Fn::ImportValue": exports["state_table"]}
         if notify:
-            subs["TopicArn"] = {"Ref": "EventsTopic"}
+            subs["TopicArn"] = topic
         definition = workflows.definition(spec)
         used = workflows.placeholders(definition)
         machines.append({
@@ -216,15 +219,17 @@ def workflow_context(tree: ConfigTree, team: Team, task_entries: list[dict]) -> 
             "rule_logical_id": naming.logical_id("Schedule", task.name),
             "rule_name": naming.schedule_rule_name(prefix, team.name, task.name),
             "state": "DISABLED" if task.paused else "ENABLED"})
-    if not machines and not notify:
+    own_topic = notify and not in_task_stack
+    if not machines and not own_topic:
         return {"machines": [], "endpoints": [], "notifications": None}
     return {"machines": machines, "endpoints": endpoints,
-            "role_policy": _workflow_policy(tree, team, machines, endpoints, notify) if machines else None,
-            "notifications": _notifications(tree, team, task_entries) if notify else None}
+            "role_policy": _workflow_policy(tree, team, machines, endpoints, topic if notify else None)
+            if machines else None,
+            "notifications": _notifications(tree, team, task_entries) if own_topic else None}
 
 
 def _workflow_policy(tree: ConfigTree, team: Team, machines: list[dict], endpoints: list[dict],
-                     notify: bool) -> list[dict]:
+                     topic: dict | None) -> list[dict]:
     """Least privilege for the team's state machines: exactly the calls of docs/WORKFLOWS.md's run sequences."""
     prefix, env = tree.base.resource_prefix, tree.env
     exports = base_exports(prefix)
@@ -258,9 +263,9 @@ def _workflow_policy(tree: ConfigTree, team: Team, machines: list[dict], endpoin
                                       {"Table": {"Fn::ImportValue": exports["state_table"]}}]},
              "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}}},
         ]
-    if notify:
+    if topic is not None:
         statements.append({"Sid": "PublishRunFailures", "Effect": "Allow", "Action": ["sns:Publish"],
-                           "Resource": {"Ref": "EventsTopic"}})
+                           "Resource": topic})
     return statements
 
 
@@ -321,6 +326,7 @@ def tasks_context(tree: ConfigTree, team: Team, group: str) -> dict:
                   "source_ids": identifiers, "events": list(team.notifications.events),
                   "depends_on": sorted(t["logical_id"] for t in entries)}
     return {"env": tree.env, "team": team, "group": group, "tasks": entries, "events": events,
+            "workflows": workflow_context(tree, team, entries, in_task_stack=True),
             "tags": _tags(tree, **{"dmsctl:team": team.name}), "paused_tables": _paused_tables(tasks)}
 
 

@@ -410,7 +410,7 @@ def test_e213_forbidden_setting(tmp_path):
     assert 'setting FullLoadSettings.TargetTablePrepMode="DROP_AND_CREATE" is not allowed' in d.message
 
 
-# --- schedules and notifications (E214-E219, W220) ---------------------------------------------------------
+# --- schedules and notifications (E214-E218, W220) ---------------------------------------------------------
 
 NIGHTLY = """\
   nightly:
@@ -525,14 +525,20 @@ def test_e218_dated_output_that_can_run_twice_a_day(tmp_path, expression):
     assert "E218" not in codes(team_yaml(tmp_path, text.replace("output: dated", "output: timestamped")))
 
 
-def test_e219_scheduled_task_in_a_task_stack(tmp_path):
-    text = TEAM + NIGHTLY.replace("    schedule:", "    stack: nightly\n    schedule:")
-    d = only(team_yaml(tmp_path, text), "E219")
-    assert (d.line, d.column) == (line_of(text, "schedule:"), 5)
-    assert "task 'nightly': a scheduled task must stay in the team stack for now: remove `stack: nightly`" in d.message
-    text = TEAM + NIGHTLY.replace("    schedule:\n      expression: cron(0 2 * * ? *)\n      output: dated\n",
-                                  "    stack: nightly\n") + NOTIFY
-    assert "E219" not in codes(team_yaml(tmp_path, text))  # notifications do work with task stacks
+def test_scheduled_tasks_and_notifications_work_in_task_stacks(tmp_path):
+    text = TEAM + NIGHTLY.replace("    schedule:", "    stack: nightly\n    schedule:") + NOTIFY
+    result = compile_tree(write_tree(tmp_path, teams={"alpha": text}), None)
+    assert result.ok, [str(d) for d in result.diagnostics if d.severity == Severity.ERROR]
+    stacks = {s.name: s.template for s in result.tree.stacks}
+    group = stacks["dmsctl-team-alpha--nightly"]["Resources"]
+    types = {r["Type"] for r in group.values()}
+    assert {"AWS::StepFunctions::StateMachine", "AWS::Events::Rule", "AWS::DMS::Endpoint",
+            "AWS::DMS::EventSubscription", "AWS::IAM::Role"} <= types
+    assert "AWS::SNS::Topic" not in types  # the topic stays in the team stack, imported here
+    team = stacks["dmsctl-team-alpha"]
+    assert "EventsTopic" in team["Resources"]
+    exported = {o.get("Export", {}).get("Name") for o in team["Outputs"].values()}
+    assert "dmsctl-team-alpha-topic-events-arn" in exported
 
 
 def test_w220_notifications_without_subscribers(tmp_path):

@@ -189,3 +189,32 @@ def test_notifications_cover_the_tasks_of_task_stacks_too(harness, sandbox, tmp_
     assert waves[BULK] < waves[TEAM]
     assert harness.apply(quiet)[0] == 0
     assert _growth_subscriptions(sandbox) == []
+
+
+def test_a_scheduled_export_in_a_task_stack_runs_and_reports_to_the_team_topic(harness, sandbox, tmp_path):
+    import time
+
+    def export_in_bulk(growth):
+        _notify(growth)
+        growth["tasks"]["users-export"] = {
+            "source": "usersdb", "instance": "growth-main", "target": "s3-10min", "migration_type": "full-load",
+            "stack": "bulk", "schedule": {"expression": "cron(0 3 * * ? *)", "output": "dated"},
+            "tables": [{"schema": "users", "table": "accounts", "version": "v202111230000"}]}
+
+    tree = _tree(tmp_path / "a", _in_bulk, export_in_bulk)
+    code, _, progress = harness.apply(tree)
+    assert code == 0, [e.message for e in progress.events if e.kind == "error"]
+    bulk = sandbox.client("cloudformation").describe_stack_resources(StackName=BULK)["StackResources"]
+    assert {"AWS::StepFunctions::StateMachine", "AWS::Events::Rule"} <= {r["ResourceType"] for r in bulk}
+    sfn = sandbox.client("stepfunctions")
+    machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+                   if m["name"] == "dmsctl-growth-users-export")
+    day = sandbox.clock.now().strftime("%Y/%m/%d")
+    arn = sfn.start_execution(stateMachineArn=machine, name="nightly", input="{}")["executionArn"]
+    deadline = time.monotonic() + 60
+    while (run := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run["status"] == "SUCCEEDED", (run.get("error"), run.get("cause"))
+    assert sandbox.s3_keys("acme-datalake-staging", f"replication/growth/export/users-export/{day}/")
+    sandbox.advance(3600)
+    assert harness.plan(tree)[0].plan.steps == ()
