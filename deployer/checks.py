@@ -194,3 +194,19 @@ def order_conflict(stack: str, team_stack: str, gone: set[str], needs: set[str],
     return _check("P117", f"stack {stack} must deploy before {team_stack} (which stops exporting "
                   f"{', '.join(sorted(gone))}) and after it (it imports {', '.join(sorted(needs))}, which that "
                   "deploy adds): split this change in two pull requests, the removal first", team=team)
+
+
+def target_folder_checks(old_base: dict, new_base: dict) -> Iterator[P.Check]:
+    """A shared S3 target endpoint's BucketFolder (the data lake's root prefix) changes: every task using it
+    writes its next changes under the new prefix, while its full-loaded data stays under the old one."""
+    def folders(template: dict) -> dict[str, str]:
+        return {lid: (r.get("Properties", {}).get("S3Settings") or {}).get("BucketFolder", "")
+                for lid, r in (template.get("Resources") or {}).items() if r.get("Type") == "AWS::DMS::Endpoint"}
+
+    old, new = folders(old_base), folders(new_base)
+    for lid in sorted(set(old) & set(new)):
+        if old[lid] != new[lid]:
+            yield _check("P118", f"target endpoint {lid}: the data-lake root prefix changes from '{old[lid]}' to "
+                         f"'{new[lid]}': the tasks using it write their next changes under the new prefix, but no "
+                         "table reloads there (its full load stays under the old one); bump the versions of the "
+                         "tables that should be complete under the new prefix", severity="warning")

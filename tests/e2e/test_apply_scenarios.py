@@ -19,12 +19,14 @@ from tests.e2e.apply_helpers import (
     SETTLE,
     add_growth_table,
     bump_foods,
+    deploy_examples,
     plan_stops,
     run_scenario,
     sandbox_keys,
     status,
     table_stats,
     tasks,
+    tree,
     tune_foodsearch,
 )
 
@@ -292,3 +294,16 @@ def test_shared_target_and_team_change_together(harness, sandbox, tmp_path):
     deployed = [c.params["StackName"] for c in sandbox.calls.since(mark) if c.operation == "ExecuteChangeSet"]
     assert deployed == ["dmsctl-base", "dmsctl-team-food"]
     assert plan_stops(plan) == {"dmsctl-food-foodsearch", "dmsctl-payments-billing-cdc"}
+
+
+def test_a_changed_root_prefix_is_planned_with_a_warning(harness, sandbox, tmp_path):
+    deploy_examples(harness, sandbox, tmp_path)
+
+    def moved_lake(base):
+        base["datalake"]["root_prefix"] = "replication-v2"
+
+    planned, _ = harness.plan(tree(tmp_path / "after", base=moved_lake))
+    p118 = [c for c in planned.plan.checks if c.code == "P118"]
+    assert p118 and all(not c.blocks for c in p118)
+    assert "from 'replication' to 'replication-v2'" in p118[0].message
+    assert not [c for c in harness.plan(tree(tmp_path / "same"))[0].plan.checks if c.code == "P118"]
