@@ -150,6 +150,17 @@ def _paused_tables(tasks) -> dict:
                      if tb.paused] for t in tasks if any(tb.paused for tb in t.tables)}
 
 
+def task_stack_imports(team: Team) -> set[tuple[str, str]]:
+    """What the team's task stacks import from the team stack, as (kind, name): the instances and sources of
+    their tasks, and the events topic when the team has notifications (task stacks subscribe their tasks to
+    it). The team stack exports exactly these; a team without task stacks exports nothing."""
+    grouped = [t for t in team.tasks if t.stack]
+    imports = {("instance", t.instance) for t in grouped} | {("source", t.source) for t in grouped}
+    if grouped and team.notifications is not None:
+        imports.add(("topic", "events"))
+    return imports
+
+
 def task_groups(team: Team) -> list[str]:
     """The team's task stack groups (`stack:` values), sorted."""
     return sorted({t.stack for t in team.tasks if t.stack} | set(team.keep_stacks))
@@ -292,18 +303,10 @@ def team_context(tree: ConfigTree, team: Team) -> dict:
     instances = [dict(logical_id=naming.logical_id("Instance", i.name), model=i,
                       identifier=naming.instance_id(prefix, team.name, i.name)) for i in team.instances]
     own = [t for t in team.tasks if not t.stack]
-    grouped = [t for t in team.tasks if t.stack]
     # Exported only when a task stack imports them, so a team without task stacks exports nothing.
-    kept = {kind: {n for k, n in team.keep_exports if k == kind} for kind in ("instance", "source")}
-    team_exports = [{"logical_id": naming.logical_id(kind.capitalize(), name),
+    team_exports = [{"logical_id": "EventsTopic" if kind == "topic" else naming.logical_id(kind.capitalize(), name),
                      "name": naming.team_export(prefix, team.name, kind, name)}
-                    for kind, names in (("instance", {t.instance for t in grouped} | kept["instance"]),
-                                        ("source", {t.source for t in grouped} | kept["source"]))
-                    for name in sorted(names)]
-    if team.notifications is not None and (grouped or ("topic", "events") in team.keep_exports):
-        # task stacks subscribe their own tasks to the team's topic (see tasks_context)
-        team_exports.append({"logical_id": "EventsTopic",
-                             "name": naming.team_export(prefix, team.name, "topic", "events")})
+                    for kind, name in sorted(task_stack_imports(team) | set(team.keep_exports))]
     task_entries = _task_entries(tree, team, own, imported=False)
     return {"env": tree.env, "team": team, "sources": sources, "instances": instances,
             "tasks": task_entries, "team_exports": team_exports,

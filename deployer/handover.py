@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from compiler import naming
-from deployer.errors import DmsctlError
+from deployer.errors import AwsError, DmsctlError
 from deployer.gateway import Gateway
 
 SK = "checkpoint"
@@ -31,14 +31,22 @@ def capture(gw: Gateway, table: str, identifier: str, run_id: str) -> str:
         raise HandoverError(f"task {identifier} has no RecoveryCheckpoint to continue from: nothing was deployed; "
                             "plan again (the replacement then reloads instead)")
     gw.call("dynamodb", "put_item", resource=f"state table {table}", TableName=table, Item={
-        "pk": {"S": naming.handover_key(identifier)}, "sk": {"S": SK}, "checkpoint": {"S": checkpoint},
+        **_key(identifier), "checkpoint": {"S": checkpoint},
         "captured_at": {"S": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, "run": {"S": run_id}})
     return checkpoint
 
 
+def _key(identifier: str) -> dict:
+    return {"pk": {"S": naming.handover_key(identifier)}, "sk": {"S": SK}}
+
+
+def _item(gw: Gateway, table: str, identifier: str) -> dict | None:
+    return gw.call("dynamodb", "get_item", resource=f"state table {table}", TableName=table, ConsistentRead=True,
+                   Key=_key(identifier)).get("Item")
+
+
 def stored(gw: Gateway, table: str, identifier: str) -> str:
-    item = gw.call("dynamodb", "get_item", resource=f"state table {table}", TableName=table, ConsistentRead=True,
-                   Key={"pk": {"S": naming.handover_key(identifier)}, "sk": {"S": SK}}).get("Item")
+    item = _item(gw, table, identifier)
     if not item:
         raise HandoverError(f"no stored checkpoint for the replaced task {identifier} in {table}: it was not "
                             "started, because starting a CDC task without its position would skip changes. "
@@ -48,19 +56,14 @@ def stored(gw: Gateway, table: str, identifier: str) -> str:
 
 def pending(gw: Gateway, table: str, identifier: str) -> bool:
     """Is a checkpoint stored for this task (a replacement interrupted between its two steps)? Read-only."""
-    from deployer.errors import AwsError
-
     try:
-        item = gw.call("dynamodb", "get_item", resource=f"state table {table}", TableName=table,
-                       Key={"pk": {"S": naming.handover_key(identifier)}, "sk": {"S": SK}}).get("Item")
+        return _item(gw, table, identifier) is not None
     except AwsError as exc:
         if exc.code == "ResourceNotFoundException":  # no base stack yet: nothing was ever handed over
             return False
         raise
-    return bool(item)
 
 
 def done(gw: Gateway, table: str, identifier: str) -> None:
     """The new task runs from the checkpoint: forget it, so a later re-creation never starts from it."""
-    gw.call("dynamodb", "delete_item", resource=f"state table {table}", TableName=table,
-            Key={"pk": {"S": naming.handover_key(identifier)}, "sk": {"S": SK}})
+    gw.call("dynamodb", "delete_item", resource=f"state table {table}", TableName=table, Key=_key(identifier))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from compiler import naming
 from compiler.build import CompiledStack, CompileResult, compile_config
 from compiler.model import ConfigTree
+from compiler.render import task_groups, task_stack_imports
 from deployer import checks as C
 from deployer import handover
 from deployer import plan as P
@@ -53,13 +54,9 @@ def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) 
             tables = tuple(dataclasses.replace(tb, paused=True) if tb.key in pause else tb
                            for tb in task.tables if tb.key not in skip)
             tasks.append(dataclasses.replace(task, tables=tables))
-        grouped = [t for t in team.tasks if t.stack]
-        exports = {("instance", t.instance) for t in grouped} | {("source", t.source) for t in grouped}
-        if grouped and team.notifications is not None:
-            exports.add(("topic", "events"))
-        exports = tuple(sorted(exports))
-        groups = tuple(sorted({t.stack for t in grouped}))
-        teams.append(dataclasses.replace(team, tasks=tuple(tasks), keep_stacks=groups, keep_exports=exports))
+        # keep the final exports and task stacks: step 2 deploys task stacks that import them
+        teams.append(dataclasses.replace(team, tasks=tuple(tasks), keep_stacks=tuple(task_groups(team)),
+                                         keep_exports=tuple(sorted(task_stack_imports(team)))))
     result = compile_config(dataclasses.replace(config, teams=tuple(teams)))
     wanted = {team for team, _ in held} | {team for team, _ in replaced}
     return {s.name: s for s in (result.tree.stacks if result.tree else ()) if s.team in wanted}
