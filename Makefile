@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ENV ?= staging
 
-.PHONY: demo test bench lint golden clean
+.PHONY: demo test bench lint typecheck golden clean
 
 $(BIN)/dmsctl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/dmsctl: pyproject.toml
 
 ## demo: the example configs validated, compiled, planned and applied on the sandbox (ENV=staging)
 demo: $(BIN)/dmsctl
-	$(BIN)/python -m deployer.sandbox.demo --env $(ENV)
+	$(BIN)/dmsctl sandbox demo --env $(ENV)
 
 ## test: the whole test suite (what CI runs)
 test: $(BIN)/dmsctl
@@ -25,8 +25,14 @@ test: $(BIN)/dmsctl
 golden: $(BIN)/dmsctl
 	$(BIN)/python -m pytest --update-golden
 
+## lint: ruff on every Python folder
 lint: $(BIN)/dmsctl
-	$(BIN)/ruff check compiler deployer tests benchmarks
+	$(BIN)/ruff check compiler deployer sandbox src tests benchmarks
+
+## typecheck: mypy (strict for the deployer core) and the import contracts
+typecheck: $(BIN)/dmsctl
+	tools/typecheck
+	tools/lint-imports
 
 bench: $(BIN)/dmsctl
 	$(BIN)/python -m benchmarks

@@ -20,8 +20,8 @@ from pathlib import Path
 from benchmarks import bench_apply, bench_plan, child, report
 from benchmarks.generate import REPO, add_table, generate, team_name
 from benchmarks.sandbox_proc import SandboxProcess, seed, use_fake_credentials
-from compiler import naming
-from compiler.build import compile_tree
+from dmsctl.compiler import naming
+from dmsctl.compiler.build import compile_tree
 
 
 def _args(argv) -> argparse.Namespace:

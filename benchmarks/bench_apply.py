@@ -17,11 +17,11 @@ from pathlib import Path
 
 from benchmarks.generate import add_table, change_setting, generate, team_name
 from benchmarks.sandbox_proc import SandboxProcess, seed
-from compiler.build import compile_tree
-from deployer.apply import Applier
-from deployer.errors import DmsctlError
-from deployer.gateway import Gateway
-from deployer.progress import NullSink, Progress
+from dmsctl.compiler.build import compile_tree
+from dmsctl.deployer.apply import Applier
+from dmsctl.deployer.errors import DmsctlError
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.progress import NullSink, Progress
 
 TIMELINE = ("stop", "stopped", "deploy", "deployed", "start", "started")
 DEFAULT_PARALLELISM = inspect.signature(Applier).parameters["parallelism"].default

@@ -8,8 +8,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from compiler.build import compile_tree
-from compiler.lint import Linter
+from dmsctl.compiler.build import compile_tree
+from dmsctl.compiler.lint import Linter
 
 
 def _compiled_ok(config_dir: Path, linter: Linter | None = None):

@@ -10,10 +10,10 @@ from math import ceil
 from pathlib import Path
 
 from benchmarks import child
-from compiler.build import compile_tree
-from deployer.gateway import Gateway
-from deployer.live import STATS_PAGE, TASK_PAGE
-from deployer.planner import make_plan
+from dmsctl.compiler.build import compile_tree
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.live import STATS_PAGE, TASK_PAGE
+from dmsctl.deployer.planner import make_plan
 
 DMS_RESOURCES = ("AWS::DMS::ReplicationTask", "AWS::DMS::Endpoint", "AWS::DMS::ReplicationInstance")
 

@@ -27,7 +27,7 @@ def run(kind: str, *args) -> dict:
 
 def _measure(kind: str, args: list[str]) -> dict:
     from benchmarks import bench_compile, bench_plan
-    from compiler.build import compile_tree
+    from dmsctl.compiler.build import compile_tree
 
     if kind == "compile":
         return bench_compile.compile_time(Path(args[0]), int(args[1]))

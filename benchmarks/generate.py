@@ -3,10 +3,11 @@
     generate(dest, teams=200, tasks=3, tables=50, seed=1)   # 200 teams, 3 tasks and 50 tables each
 
 `tables` counts the tables of one team, spread unevenly over its `tasks` (each task gets at least
-one). The base file is the example `configs/base.yaml`; team files vary the way real ones do:
-1-3 sources of different engines (per-environment values or not), 1-2 instances, mostly
-full-load-and-cdc tasks with some cdc-only and full-load-only ones, a few settings overrides,
-paused tables and paused tasks, versions spread over five years. Same arguments, same bytes.
+one). The base file is the example tree's `base.yaml` (sandbox/scenarios/demo/current, never the
+live configs/); team files vary the way real ones do: 1-3 sources of different engines
+(per-environment values or not), 1-2 instances, mostly full-load-and-cdc tasks with some cdc-only
+and full-load-only ones, a few settings overrides, paused tables and paused tasks, versions spread
+over five years. Same arguments, same bytes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_BASE = REPO / "configs" / "base.yaml"
+# the example tree (the demo's), not the live configs/: teams edit that one
+EXAMPLE_BASE = REPO / "sandbox" / "scenarios" / "demo" / "current" / "base.yaml"
 
 AREAS = (
     "search ledger growth orders billing catalog identity fraud pricing checkout inventory shipping".split()

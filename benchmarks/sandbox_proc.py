@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from deployer.sandbox.remote import RemoteSandbox
-from deployer.sandbox.scenario import deploy_stacks
+from dmsctl.sandbox.remote import RemoteSandbox
+from dmsctl.sandbox.scenario import deploy_stacks
 
 REPO = Path(__file__).resolve().parent.parent
 QUIET_CDC = 1e9  # sim seconds between CDC files: none during a benchmark (they only fill moto's S3)
@@ -115,7 +115,7 @@ def seed(sb: RemoteSandbox, result) -> dict:
 
 
 def _serve(arg: str) -> None:
-    from deployer.sandbox.server import start_server
+    from dmsctl.sandbox.server import start_server
 
     handle = start_server(port=0, clock_factor=None if arg == "manual" else float(arg))
     print(handle.url, flush=True)

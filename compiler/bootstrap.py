@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 
-from compiler import naming
-from compiler.model import ConfigTree
-from compiler.render import _tags, render_template
+from dmsctl.compiler import naming
+from dmsctl.compiler.model import ConfigTree
+from dmsctl.compiler.render import _tags, render_template
 
 OIDC_HOST = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"

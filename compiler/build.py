@@ -1,23 +1,29 @@
 """The compiler's entry point: config tree in, compiled stacks (or diagnostics) out. Pure: no AWS.
 
     result = compile_tree(Path("configs"), env="staging")
-    if result.ok: result.tree.stacks  # base first, then one per team
+    if result.ok: result.require_tree().stacks  # base first, then one per team
+
+`CompileResult.tree` is None when the config did not get as far as rendering (see its diagnostics);
+code that needs the compiled tree takes it with `require_tree()`, which raises `NotCompiled` then.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from compiler import limits, naming
-from compiler.checks import check_tree, output_prefix
-from compiler.config import RawTree, read_tree, resolve
-from compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
-from compiler.lint import Linter
-from compiler.model import ConfigTree, Schedule, Team
-from compiler.render import (
+from dmsctl.compiler import limits, naming
+from dmsctl.compiler.checks import check_tree, output_prefix
+from dmsctl.compiler.config import RawTree, read_tree, resolve
+from dmsctl.compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from dmsctl.compiler.lint import Linter
+from dmsctl.compiler.model import ConfigTree, Schedule, Team
+from dmsctl.compiler.render import (
     RenderError,
     base_context,
     render_template,
@@ -106,16 +112,39 @@ class CompiledTree:
         return tuple(t for s in self.stacks for t in s.tasks)
 
 
+class NotCompiled(ValueError):
+    """A compile result without a compiled tree was used as compiled: report its diagnostics instead."""
+
+
 @dataclass(frozen=True)
 class CompileResult:
     diagnostics: tuple[Diagnostic, ...]
-    tree: CompiledTree | None = None
+    tree: CompiledTree | None = None  # None: errors stopped the compile before rendering (see diagnostics)
     stats: tuple[limits.StackStats, ...] = field(default=())
     config: ConfigTree | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.tree is not None and not has_errors(self.diagnostics)
+
+    def require_tree(self) -> CompiledTree:
+        """The compiled tree; NotCompiled when there is none (`ok` is then False)."""
+        if self.tree is None:
+            raise NotCompiled(f"the config did not compile ({_error_count(self.diagnostics)}): report the "
+                              "compile diagnostics instead")
+        return self.tree
+
+    def require_config(self) -> ConfigTree:
+        """The resolved config the tree was compiled from; NotCompiled when there is none."""
+        if self.config is None:
+            raise NotCompiled(f"the config did not resolve ({_error_count(self.diagnostics)}): report the "
+                              "compile diagnostics instead")
+        return self.config
+
+
+def _error_count(diagnostics: tuple[Diagnostic, ...]) -> str:
+    errors = sum(1 for d in diagnostics if d.is_error)
+    return f"{errors} error" + ("" if errors == 1 else "s")
 
 
 def _compiled_tasks(config: ConfigTree, team: Team, payloads: dict | None = None,
@@ -158,14 +187,16 @@ def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnos
     diags: list[Diagnostic] = []
     stacks: list[CompiledStack] = []
     prefix = config.base.resource_prefix
-    jobs = [(naming.base_stack(prefix), "base", None, "base.yaml.j2", lambda: base_context(config))]
+    # (stack name, kind, its team (None: base), template, its context)
+    jobs: list[tuple[str, str, Team | None, str, Callable[[], dict[str, Any]]]] = [
+        (naming.base_stack(prefix), "base", None, "base.yaml.j2", partial(base_context, config))]
     for team in config.teams:
         jobs.append((naming.team_stack(prefix, team.name), "team", team, "team.yaml.j2",
-                     lambda team=team: team_context(config, team)))
+                     partial(team_context, config, team)))
         for group in task_groups(team):
             jobs.append((naming.task_stack(prefix, team.name, group), "tasks", team, "tasks.yaml.j2",
-                         lambda team=team, group=group: tasks_context(config, team, group)))
-    for name, kind, team, template_name, context in jobs:
+                         partial(tasks_context, config, team, group)))
+    for name, kind, owner, template_name, context in jobs:
         try:
             ctx = context()
             template = render_template(template_name, ctx)
@@ -174,9 +205,9 @@ def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnos
                                     line=exc.line))
             continue
         payloads = {t["model"].name: (t["mappings"], t["settings"]) for t in ctx.get("tasks", ())}
-        tasks = _compiled_tasks(config, team, payloads, ctx.get("group")) if team is not None else ()
+        tasks = _compiled_tasks(config, owner, payloads, ctx.get("group")) if owner is not None else ()
         template, sha = _with_hash_output(template)
-        stacks.append(CompiledStack(name=name, kind=kind, team=team.name if team else None, body=_body(template),
+        stacks.append(CompiledStack(name=name, kind=kind, team=owner.name if owner else None, body=_body(template),
                                     tasks=tasks, template_sha256=sha))
     return stacks, diags
 

@@ -8,10 +8,10 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 
-from compiler import naming, schedules
-from compiler.diagnostics import Diagnostic, Position, Severity
-from compiler.model import ConfigTree, Table, Task, Team
-from compiler.settings import forbidden_overrides, non_finite_values, unknown_setting_paths
+from dmsctl.compiler import naming, schedules
+from dmsctl.compiler.diagnostics import Diagnostic, Position, Severity
+from dmsctl.compiler.model import ConfigTree, Table, Task, Team
+from dmsctl.compiler.settings import forbidden_overrides, non_finite_values, unknown_setting_paths
 
 
 def _did_you_mean(name: str, options) -> str:
@@ -97,8 +97,8 @@ def check_settings(team: Team) -> Iterator[Diagnostic]:
         for path, suggestion in unknown_setting_paths(overrides):
             hint = f"; did you mean '{suggestion}'?" if suggestion else ""
             yield Diagnostic.at("E211", f"task '{task.name}': unknown task setting '{path}'{hint}", task.pos)
-        for path, value in non_finite_values(overrides):
-            yield Diagnostic.at("E104", f"task '{task.name}': setting {path} is {value}: task settings are "
+        for path, number in non_finite_values(overrides):
+            yield Diagnostic.at("E104", f"task '{task.name}': setting {path} is {number}: task settings are "
                                 "JSON, which has no NaN or infinity", task.pos)
         for path, value in forbidden_overrides(overrides):
             why = ("it would let DMS delete or rewrite data already in S3 (dmsctl never does)"

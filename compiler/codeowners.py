@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
-from compiler.config import RawTree
+from dmsctl.compiler.config import RawTree
 
 PATH = ".github/CODEOWNERS"
 PLATFORM_PATHS = ("/templates/", "/schemas/", "/compiler/", "/deployer/", "/.github/", "/" + PATH)
@@ -40,5 +40,5 @@ def codeowners(raw: RawTree, config_dir: str = "configs") -> str:
     """CODEOWNERS for a parsed tree (base.yaml must have parsed; team files with errors are left out)."""
     if raw.base is None:
         raise ValueError("base.yaml did not parse: no platform_owners")
-    teams = [(PurePosixPath(doc.path).name, tuple(doc.data["owners"])) for doc in raw.teams]
-    return render(raw.base.data["platform_owners"], teams, config_dir)
+    teams = [(PurePosixPath(doc.path).name, tuple(doc.mapping()["owners"])) for doc in raw.teams]
+    return render(raw.base.mapping()["platform_owners"], teams, config_dir)

@@ -1,7 +1,7 @@
 """Read configs/ (base.yaml + teams/*.yaml), validate the schema, resolve one environment.
 
 Returns the model plus every diagnostic found; never raises for bad input. Semantic checks that
-need the whole tree live in compiler.checks.
+need the whole tree live in dmsctl.compiler.checks.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.diagnostics import Diagnostic, Severity, has_errors
-from compiler.model import (
+from dmsctl.compiler.diagnostics import Diagnostic, Severity, has_errors
+from dmsctl.compiler.model import (
     BaseConfig,
     ConfigTree,
     Environment,
@@ -25,8 +25,8 @@ from compiler.model import (
     Task,
     Team,
 )
-from compiler.schema_check import check_schema
-from compiler.yamlsource import SourceDoc, YamlError, load_yaml_file
+from dmsctl.compiler.schema_check import check_schema
+from dmsctl.compiler.yamlsource import SourceDoc, YamlError, load_yaml_file
 
 DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "aurora": 3306, "postgres": 5432,
                  "aurora-postgresql": 5432, "sqlserver": 1433, "oracle": 1521}
@@ -121,7 +121,7 @@ class _Resolver:
 
 
 def resolve_base(doc: SourceDoc, env: str) -> BaseConfig:
-    d = doc.data
+    d = doc.mapping()
     e = d["environments"][env]
     net = e["network"]
     environment = Environment(
@@ -143,7 +143,7 @@ def resolve_base(doc: SourceDoc, env: str) -> BaseConfig:
 
 
 def resolve_team(doc: SourceDoc, env: str, known_envs: tuple[str, ...], diags: list[Diagnostic]) -> Team:
-    d = doc.data
+    d = doc.mapping()
     r = _Resolver(doc, env, known_envs, diags)
     sources = []
     for name, s in sorted(d["sources"].items()):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from compiler.diagnostics import Diagnostic, Severity
+from dmsctl.compiler.diagnostics import Diagnostic, Severity
 
 MAPPINGS_MAX = 2 * 1024 * 1024
 TEMPLATE_INLINE_MAX = 51_200

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from compiler.diagnostics import Diagnostic, Severity
+from dmsctl.compiler.diagnostics import Diagnostic, Severity
 
 # Informational cfn-lint rules that do not apply to generated templates.
 IGNORED_RULES = frozenset({"I3011", "I3013", "I3042", "W3005"})

@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from compiler import naming
-from compiler.model import Task
+from dmsctl.compiler import naming
+from dmsctl.compiler.model import Task
 
 ID_SPACE = 900_000_000
 ID_BASE = 100_000_000

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler.diagnostics import Position
+from dmsctl.compiler.diagnostics import Position
 
 NO_POS = Position("")
 

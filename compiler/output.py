@@ -13,7 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
-from compiler.build import CompiledTree, CompileResult
+from dmsctl.compiler.build import CompiledTree, CompileResult
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1

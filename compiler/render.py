@@ -11,17 +11,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import jinja2
 import yaml
 
-from compiler import naming, workflows
-from compiler.mappings import build_mappings, mappings_json
-from compiler.model import ConfigTree, Source, Task, Team
-from compiler.settings import task_settings
+from dmsctl.compiler import naming, workflows
+from dmsctl.compiler.data import templates_dir
+from dmsctl.compiler.mappings import build_mappings, mappings_json
+from dmsctl.compiler.model import ConfigTree, Source, Task, Team
+from dmsctl.compiler.settings import task_settings
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_DIR = templates_dir()
 SETTINGS_KEYS = {"mysql": "MySqlSettings", "mariadb": "MySqlSettings", "aurora": "MySqlSettings",
                  "postgres": "PostgreSqlSettings", "aurora-postgresql": "PostgreSqlSettings",
                  "sqlserver": "MicrosoftSqlServerSettings", "oracle": "OracleSettings"}

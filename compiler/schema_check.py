@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Mapping, Sequence
 from functools import cache
-from pathlib import Path
+from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 
-from compiler.diagnostics import Diagnostic
-from compiler.yamlsource import SourceDoc
+from dmsctl.compiler.data import schemas_dir
+from dmsctl.compiler.diagnostics import Diagnostic
+from dmsctl.compiler.yamlsource import SourceDoc
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = schemas_dir()
 SCHEMA_FILES = {"base": "base.schema.json", "team": "team.schema.json"}
 
 
@@ -46,11 +48,16 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
     return [error]
 
 
-def _where(path) -> str:
-    parts = []
+def _where(path: Sequence[str | int]) -> str:
+    parts: list[str] = []
     for p in path:
         parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
     return "".join(parts) or "<file>"
+
+
+def _subschema(error: ValidationError) -> Mapping[str, Any]:
+    """The schema object the error is about (jsonschema's types also allow a boolean schema, or unset)."""
+    return error.schema if isinstance(error.schema, Mapping) else {}
 
 
 def _diagnostic(doc: SourceDoc, error: ValidationError) -> Diagnostic:
@@ -58,8 +65,8 @@ def _diagnostic(doc: SourceDoc, error: ValidationError) -> Diagnostic:
     where = _where(path)
     v = error.validator
     if v == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        extras = [k for k in (error.instance or {}) if k not in allowed]
+        allowed = sorted(_subschema(error).get("properties", {}))
+        extras = [k for k in (error.instance if isinstance(error.instance, dict) else {}) if k not in allowed]
         extra = extras[0] if extras else "?"
         hint = difflib.get_close_matches(extra, allowed, n=1)
         suggestion = f"; did you mean '{hint[0]}'?" if hint else (f"; allowed: {', '.join(allowed)}" if allowed else "")
@@ -82,7 +89,8 @@ def _diagnostic(doc: SourceDoc, error: ValidationError) -> Diagnostic:
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return Diagnostic.at("E104", f"{where}: expected {expected}, got {value}", pos)
     if v == "enum":
-        options = ", ".join(json.dumps(o) for o in error.validator_value)
+        options = ", ".join(json.dumps(o) for o in
+                            (error.validator_value if isinstance(error.validator_value, list) else []))
         return Diagnostic.at("E104", f"{where}: {value} is not one of {options}", pos)
     if v in ("minItems", "minProperties"):
         return Diagnostic.at("E104", f"{where}: must not be empty", pos)
@@ -96,7 +104,7 @@ def _describe_rule(error: ValidationError) -> str:
         if sub is not None:
             return _describe_rule(sub)
     if v == "pattern":
-        desc = error.schema.get("description", "")
+        desc = _subschema(error).get("description", "")
         return f"must match {val}" + (f" ({desc})" if desc else "")
     if v == "maxLength":
         return f"longer than {val} characters"

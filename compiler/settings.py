@@ -7,9 +7,10 @@ import difflib
 import json
 import math
 from functools import cache
-from pathlib import Path
 
-DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "templates" / "task-settings.json"
+from dmsctl.compiler.data import templates_dir
+
+DEFAULTS_FILE = templates_dir() / "task-settings.json"
 
 # Sections DMS documents that the defaults file does not set; their content is passed through.
 OTHER_SECTIONS = frozenset({

@@ -25,7 +25,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from compiler import naming
+from dmsctl.compiler import naming
 
 DMS = "arn:aws:states:::aws-sdk:databasemigration:"
 LIST_OBJECTS = "arn:aws:states:::aws-sdk:s3:listObjectsV2"

@@ -9,15 +9,18 @@ should say what it means where it says it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from compiler.diagnostics import Diagnostic, Position
+from dmsctl.compiler.diagnostics import Diagnostic, Position
 
-JsonPath = tuple  # tuple[str | int, ...]
+JsonPath = tuple[str | int, ...]  # keys and list indexes; ("<key>", *path) for a mapping key's own position
+Positions = dict[JsonPath, tuple[int, int]]  # path -> (line, column), 1-based
 
 _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
@@ -32,7 +35,13 @@ class SourceDoc:
 
     path: str
     data: object
-    positions: dict = field(default_factory=dict, compare=False, repr=False)
+    positions: Positions = field(default_factory=dict, compare=False, repr=False)
+
+    def mapping(self) -> dict[str, Any]:
+        """`data` as the mapping a schema-checked config file is (check_schema reports anything else, E106)."""
+        if not isinstance(self.data, dict):
+            raise ValueError(f"{self.path}: expected a mapping, got {type(self.data).__name__}")
+        return self.data
 
     def pos(self, path: JsonPath) -> Position:
         """Position of the value at `path`, or of its nearest ancestor that has one."""
@@ -63,7 +72,7 @@ class YamlError(Exception):
 class _Builder:
     def __init__(self, path: str):
         self.path = path
-        self.positions: dict = {}
+        self.positions: Positions = {}
         self.errors: list[Diagnostic] = []
 
     def _pos(self, node: Node) -> tuple[int, int]:
@@ -81,9 +90,9 @@ class _Builder:
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
         return self._scalar(node)
 
-    def _mapping(self, node: MappingNode, path: JsonPath) -> dict:
-        out: dict = {}
-        first_seen: dict = {}
+    def _mapping(self, node: MappingNode, path: JsonPath) -> dict[str, object]:
+        out: dict[str, object] = {}
+        first_seen: dict[str, tuple[int, int]] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self._error("E102", "YAML merge keys (<<) are not allowed: write the values out", key_node)
@@ -103,7 +112,8 @@ class _Builder:
             out[key] = self.build(value_node, path + (key,))
         return out
 
-    def _scalar(self, node: ScalarNode) -> object:
+    def _scalar(self, node: Node) -> object:
+        """A scalar node's value (build: any node that is not a mapping or a sequence)."""
         tag = node.tag
         if tag == _STR:
             return node.value
@@ -134,10 +144,14 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-_FAILED = object()
+class _Composed(Enum):
+    FAILED = "failed"
 
 
-def _compose_fast(text: str) -> object:
+_FAILED = _Composed.FAILED
+
+
+def _compose_fast(text: str) -> Node | None | Literal[_Composed.FAILED]:
     """libyaml's composer (C, same nodes and marks) for text that cannot hold an anchor or alias;
     _FAILED when it cannot be used or the text has an error (the Python path below then reports it)."""
     loader_class = getattr(yaml, "CSafeLoader", None)
@@ -154,9 +168,9 @@ def _compose_fast(text: str) -> object:
 
 def parse_yaml(text: str, path: str) -> SourceDoc:
     """Parse YAML text into a SourceDoc, raising YamlError with positioned diagnostics."""
-    node = _compose_fast(text)
-    if node is not _FAILED:
-        return _build(node, path)
+    fast = _compose_fast(text)
+    if fast is not _FAILED:
+        return _build(fast, path)
     try:
         loader = _Loader(text)
         try:

@@ -3,27 +3,35 @@
 Per step: the base stack first (when it changes), then team stacks in parallel (bounded). Per
 stack: re-check that no table of the tasks to stop is loading, tag and stop them, deploy the
 stack through a change set, start/resume what should run, wait. Whatever fails after tasks were
-stopped, the tasks that were running and are not paused in config are started again before the
-error is reported. After the last step a fresh plan must say "No changes".
+stopped (any exception), the tasks that were running and are not paused in config are started again
+before the error is reported. After the last step a fresh plan must say "No changes".
+
+Interrupted (SIGINT / SIGTERM, deployer/interrupt.py): every wait stops at once, nothing new starts,
+tasks this run stopped are started again without waiting for them, unless their stack's update is
+in flight (CloudFormation finishes it; the next apply resumes them), the lock is released and the
+run is recorded as interrupted.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from compiler import naming
-from compiler.build import CompileResult
-from deployer import handover, stack_deploy, task_control
-from deployer import plan as P
-from deployer.checks import Flags
-from deployer.errors import DmsctlError
-from deployer.gateway import Gateway
-from deployer.lock import Lock, default_owner
-from deployer.planner import Planned, make_plan
-from deployer.progress import Progress
+from dmsctl.compiler import naming
+from dmsctl.compiler.build import CompileResult
+from dmsctl.deployer import handover, stack_deploy, task_control
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.checks import Flags
+from dmsctl.deployer.errors import DmsctlError
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.interrupt import Interrupt, Interrupted
+from dmsctl.deployer.lock import Lock, default_owner
+from dmsctl.deployer.planner import Planned, make_plan
+from dmsctl.deployer.progress import Progress
 
 
 class PlanRefused(DmsctlError):
@@ -52,35 +60,38 @@ class RunRecord:
     owner: str
     plan_checksum: str = ""
     steps_done: int = 0
-    stopped_seconds: dict = field(default_factory=dict)  # task -> seconds stopped by this run
+    stopped_seconds: dict[str, float] = field(default_factory=dict)  # task -> seconds stopped by this run
     result: str = "running"
     error: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 class Applier:
     def __init__(self, gw: Gateway, result: CompileResult, progress: Progress, *, flags: Flags = Flags(),
                  timeouts: Timeouts = Timeouts(), parallelism: int = 10, run_id: str | None = None,
-                 owner: str | None = None):
+                 owner: str | None = None, interrupt: Interrupt | None = None):
         if gw.read_only:
             raise ValueError("apply needs a writable gateway")
         self.gw, self.result, self.progress = gw, result, progress
         self.flags, self.timeouts, self.parallelism = flags, timeouts, parallelism
-        tree = result.tree
+        tree = result.require_tree()
         self.tree = tree
         self.run_id = run_id or time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
         self.record = RunRecord(self.run_id, tree.env, owner or default_owner())
         self.state_table = naming.lock_table(tree.resource_prefix)
         self.lock = Lock(gw, self.state_table, tree.env)
         self._stopped_at: dict[str, float] = {}
+        # Set by a signal (the CLI wires it to SIGINT/SIGTERM and to the gateway's sleep).
+        self.interrupt = interrupt or Interrupt()
+        self._left: list[str] = []  # what an interruption left for the next apply
 
     # -- the run ---------------------------------------------------------------------------
     def plan(self) -> Planned:
         return make_plan(self.result, self.gw, self.flags)
 
-    def run(self, expected_checksum: str | None = None, confirm=None) -> int:
+    def run(self, expected_checksum: str | None = None, confirm: Callable[[P.Plan], bool] | None = None) -> int:
         try:
             self._take_lock()
             planned = self.plan()
@@ -102,15 +113,30 @@ class Applier:
                 self.record.result = "cancelled"
                 raise DmsctlError("apply cancelled; nothing was changed")
             for step in plan.steps:
+                self.interrupt.check()
                 self._run_step(step, planned, len(plan.steps))
                 self.record.steps_done = step.number
             self._final_check()
             self.record.result = "applied"
             return 0
+        except Interrupted as exc:
+            total = len(planned.plan.steps) if "planned" in locals() else 0
+            left = "; ".join(self._left) or "nothing"
+            self.record.result = "interrupted"
+            self.record.error = (f"{exc} after {self.record.steps_done} of {total} step(s); left for the next "
+                                 f"apply: {left}")
+            self.progress.emit("error", f"{self.record.error}. The next apply finishes the work (no unlock "
+                                        "needed).")
+            raise
         except DmsctlError as exc:
             if self.record.result == "running":
                 self.record.result = "failed"
                 self.record.error = str(exc)
+            raise
+        except Exception as exc:
+            if self.record.result == "running":
+                self.record.result = "failed"
+                self.record.error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
             self._finish()
@@ -132,6 +158,9 @@ class Applier:
         finally:
             try:
                 self.lock.release()
+            except DmsctlError as exc:  # the deploy itself is done: report, don't turn it into a failure
+                self.progress.emit("error", f"could not release the {self.tree.env} lock: {exc}. Remove it with "
+                                            f"dmsctl unlock --env {self.tree.env} --id {self.run_id}")
             finally:
                 self.progress.close()
 
@@ -163,12 +192,16 @@ class Applier:
                     f.result()
                 except DmsctlError as exc:
                     errors.append(exc)
+        interrupted = [e for e in errors if isinstance(e, Interrupted)]
+        if interrupted:
+            raise interrupted[0]
         if errors:
             if len(errors) == 1:
                 raise errors[0]
             raise DmsctlError("; ".join(str(e) for e in errors))
 
     def _run_stack(self, s: P.StackStep, planned: Planned) -> None:
+        self.interrupt.check()  # a stack not begun when the signal came is not begun at all
         states = task_control.describe(self.gw, list(s.stop))
         to_stop = [states[i] for i in s.stop if i in states and states[i].status in ("running", "starting")]
         for st in to_stop:
@@ -190,10 +223,13 @@ class Applier:
                 cp = handover.capture(self.gw, self.state_table, ident, self.run_id)
                 self.progress.emit("info", f"captured {ident}'s recovery checkpoint {cp}", stack=s.stack)
             self._deploy(s, planned, tasks_stopped=bool(to_stop))
-        except DmsctlError:
+            self._start(s)
+        except Interrupted:
+            self._restore_now(s, stopped)
+            raise
+        except Exception:  # any failure (a process kill is not one: nothing runs then)
             self._restore(s, stopped)
             raise
-        self._start(s)
 
     def _deploy(self, s: P.StackStep, planned: Planned, tasks_stopped: bool = False) -> None:
         def on_event(e: stack_deploy.StackEvent) -> None:
@@ -215,7 +251,8 @@ class Applier:
         self.progress.status(f"{s.stack}: deploying")
         tags = [{"Key": "dmsctl:managed-by", "Value": "dmsctl"}, {"Key": "dmsctl:environment", "Value": self.tree.env}]
         outcome = stack_deploy.deploy(self.gw, s.stack, arg, tags, self.run_id, self.timeouts.stack, on_event,
-                                      max_delay=STOPPED_POLL_MAX if tasks_stopped else 30.0)
+                                      max_delay=STOPPED_POLL_MAX if tasks_stopped else 30.0,
+                                      before_execute=self.interrupt.check)
         self.progress.emit("deployed", outcome, stack=s.stack)
 
     def _start(self, s: P.StackStep) -> None:
@@ -240,6 +277,33 @@ class Applier:
             if entry.from_checkpoint:
                 handover.done(self.gw, self.state_table, entry.identifier)
         self.progress.emit("started", f"running: {', '.join(idents)}", stack=s.stack)
+
+    def _restore_now(self, s: P.StackStep, stopped: list[task_control.TaskState]) -> None:
+        """Interrupted: start what this run stopped and config wants running, without waiting for it; what
+        cannot be started right now (its stack's update is in flight, or it is still stopping) stays
+        tagged for the next apply, which resumes it."""
+        wanted = [st for st in stopped if st.identifier in {e.identifier for e in s.start}]
+        if not wanted:
+            return
+        status = stack_deploy.stack_status(self.gw, s.stack) or ""
+        if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+            names = ", ".join(st.identifier for st in wanted)
+            self._left.append(f"{s.stack} is {status} (CloudFormation finishes it); {names} stay stopped")
+            return
+        now = task_control.describe(self.gw, [st.identifier for st in wanted])
+        for st in wanted:
+            live = now.get(st.identifier)
+            if live is None or live.status in ("running", "starting"):
+                continue
+            if live.status not in task_control.STARTABLE:
+                self._left.append(f"{st.identifier} is {live.status}: resumed by the next apply")
+                continue
+            try:
+                task_control.start(self.gw, live, P.RESUME_PROCESSING if st.ever_started else P.START_REPLICATION)
+                self.progress.emit("start", f"restarted {st.identifier} (not waiting for it: interrupted)",
+                                   stack=s.stack)
+            except DmsctlError as exc:
+                self._left.append(f"{st.identifier} could not be restarted ({exc})")
 
     def _restore(self, s: P.StackStep, stopped: list[task_control.TaskState]) -> None:
         """After a failure: start again what this run stopped and config wants running."""

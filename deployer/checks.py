@@ -8,13 +8,15 @@ warnings that still say loudly what will happen.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from deployer import plan as P
-from deployer.diff import moved_away, rewrites_mappings
-from deployer.live import LiveState, TableStat
-from deployer.mappings_semantics import mappings_equal, settings_subset
+from dmsctl.compiler.diagnostics import Diagnostic
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.diff import moved_away, rewrites_mappings
+from dmsctl.deployer.live import LiveState, TableStat
+from dmsctl.deployer.mappings_semantics import mappings_equal, settings_subset
 
 RUNNING = frozenset({"running", "starting"})
 BAD_TASK_STATES = frozenset({"failed", "modifying", "moving", "stopping", "creating", "deleting"})
@@ -30,7 +32,8 @@ class Flags:
     allow_drift: bool = False
 
 
-def _check(code, message, *, team=None, task=None, table=None, severity="error", flag=None, acknowledged=False):
+def _check(code: str, message: str, *, team: str | None = None, task: str | None = None, table: str | None = None,
+           severity: str = "error", flag: str | None = None, acknowledged: bool = False) -> P.Check:
     if acknowledged:
         return P.Check(code, "warning", message, team, task, table, acknowledged_by=flag)
     return P.Check(code, severity, message + (f" (acknowledge with {flag})" if flag else ""), team, task, table)
@@ -109,8 +112,8 @@ def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Fla
                              "(new version next to the old one) instead", team=t.team, task=t.task)
 
 
-def drift_checks(changes: tuple[P.StackChange, ...], state: LiveState, deployed: dict[str, dict],
-                 flags: Flags, wanted: dict[str, dict] | None = None) -> Iterator[P.Check]:
+def drift_checks(changes: tuple[P.StackChange, ...], state: LiveState, deployed: dict[str, dict[str, Any]],
+                 flags: Flags, wanted: dict[str, dict[str, Any]] | None = None) -> Iterator[P.Check]:
     """Live DMS differs from what the deployed stack says (e.g. edited in the console).
 
     `wanted`: task identifier -> the compiled task properties. CloudFormation only sends a property the
@@ -168,8 +171,10 @@ def full_load_checks(stopped: dict[str, tuple[TableStat, ...]],
             yield _check("P106", f"task {ident}: {len(loading) - 10} more tables are loading", team=team, task=task)
 
 
-def s3_checks(nonempty: dict[str, bool], bucket: str, users: dict[str, tuple[str, str, str, str]]) -> Iterator[P.Check]:
-    """A table that starts loading must not write into a prefix that already holds data."""
+def s3_checks(nonempty: dict[str, bool | None], bucket: str,
+              users: dict[str, tuple[str, str, str, str]]) -> Iterator[P.Check]:
+    """A table that starts loading must not write into a prefix that already holds data. `nonempty`:
+    prefix -> holds objects (None: the bucket does not exist), as live.prefixes_with_objects says."""
     if any(has is None for has in nonempty.values()):
         yield _check("P115", f"the data-lake bucket s3://{bucket} does not exist (or is not visible to these "
                      "credentials): create it before deploying")
@@ -184,7 +189,7 @@ def s3_checks(nonempty: dict[str, bool], bucket: str, users: dict[str, tuple[str
                      f"(never overwrite replicated data): {hint}", team=team, task=task, table=table)
 
 
-def compile_checks(diagnostics) -> Iterator[P.Check]:
+def compile_checks(diagnostics: Iterable[Diagnostic]) -> Iterator[P.Check]:
     for d in diagnostics:
         if d.is_error:
             yield _check("P103", f"{d.location()} {d.code}: {d.message}")
@@ -196,10 +201,10 @@ def order_conflict(stack: str, team_stack: str, gone: set[str], needs: set[str],
                   "deploy adds): split this change in two pull requests, the removal first", team=team)
 
 
-def target_folder_checks(old_base: dict, new_base: dict) -> Iterator[P.Check]:
+def target_folder_checks(old_base: dict[str, Any], new_base: dict[str, Any]) -> Iterator[P.Check]:
     """A shared S3 target endpoint's BucketFolder (the data lake's root prefix) changes: every task using it
     writes its next changes under the new prefix, while its full-loaded data stays under the old one."""
-    def folders(template: dict) -> dict[str, str]:
+    def folders(template: dict[str, Any]) -> dict[str, str]:
         return {lid: (r.get("Properties", {}).get("S3Settings") or {}).get("BucketFolder", "")
                 for lid, r in (template.get("Resources") or {}).items() if r.get("Type") == "AWS::DMS::Endpoint"}
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from functools import cache
+from typing import Any
 
-from compiler.build import CompiledStack, CompiledTask, CompiledTree
-from deployer import plan as P
-from deployer.live import LiveStack, LiveState, LiveTask
-from deployer.mappings_semantics import live_tables as mapped_tables
-from deployer.mappings_semantics import settings_subset
+from dmsctl.compiler.build import CompiledStack, CompiledTask, CompiledTree
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.live import LiveStack, LiveState, LiveTask
+from dmsctl.deployer.mappings_semantics import live_tables as mapped_tables
+from dmsctl.deployer.mappings_semantics import settings_subset
 
 TASK_TYPE = "AWS::DMS::ReplicationTask"
 RUNNING = frozenset({"running", "starting"})
@@ -33,11 +34,12 @@ def create_only(resource_type: str, region: str = "us-east-1") -> frozenset[str]
     return frozenset(p.split("/")[2] for p in schema.get("createOnlyProperties", []) if p.count("/") == 2)
 
 
-def _resources(template: dict) -> dict:
-    return template.get("Resources", {}) if isinstance(template, dict) else {}
+def _resources(template: dict[str, Any]) -> dict[str, Any]:
+    resources: dict[str, Any] = template.get("Resources", {}) if isinstance(template, dict) else {}
+    return resources
 
 
-def _tasks_in(template: dict) -> dict[str, tuple[str, dict]]:
+def _tasks_in(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
     """ReplicationTaskIdentifier -> (logical id, properties) for every task in a template."""
     out = {}
     for lid, res in _resources(template).items():
@@ -47,21 +49,22 @@ def _tasks_in(template: dict) -> dict[str, tuple[str, dict]]:
     return out
 
 
-def _paused_in(template: dict) -> dict[str, set[tuple[str, str]]]:
+def _paused_in(template: dict[str, Any]) -> dict[str, set[tuple[str, ...]]]:
+    """Task name -> its paused (schema, table) keys, from the template's dmsctl metadata."""
     meta = template.get("Metadata", {}).get("dmsctl", {}) if isinstance(template, dict) else {}
-    out: dict[str, set[tuple[str, str]]] = {}
+    out: dict[str, set[tuple[str, ...]]] = {}
     for task, entries in (meta.get("paused_tables") or {}).items():
         out[task] = {tuple(e.split("@", 1)[0].split(".", 1)) for e in entries}
     return out
 
 
-def resource_changes(old: dict, new: dict, region: str) -> dict[str, P.ResourceChange]:
+def resource_changes(old: dict[str, Any], new: dict[str, Any], region: str) -> dict[str, P.ResourceChange]:
     """Non-task resources that differ between two templates, keyed by logical id."""
     old_r, new_r = _resources(old), _resources(new)
     changes = {}
     for lid in sorted(set(old_r) | set(new_r)):
         a, b = old_r.get(lid), new_r.get(lid)
-        rtype = (b or a).get("Type", "")
+        rtype = (b or a or {}).get("Type", "")  # one of them exists
         if rtype == TASK_TYPE:
             continue
         if a is None:
@@ -76,7 +79,7 @@ def resource_changes(old: dict, new: dict, region: str) -> dict[str, P.ResourceC
     return changes
 
 
-def _refs(value) -> set[str]:
+def _refs(value: object) -> set[str]:
     """Logical ids a property value refers to (Ref / Fn::GetAtt)."""
     found: set[str] = set()
     if isinstance(value, dict):
@@ -92,7 +95,7 @@ def _refs(value) -> set[str]:
     return found
 
 
-def _imports(value) -> set[str]:
+def _imports(value: object) -> set[str]:
     found: set[str] = set()
     if isinstance(value, dict):
         if "Fn::ImportValue" in value and isinstance(value["Fn::ImportValue"], str):
@@ -105,7 +108,8 @@ def _imports(value) -> set[str]:
     return found
 
 
-def diff_tables(task: CompiledTask, live: dict, paused_before: set) -> tuple[P.TableChange, ...]:
+def diff_tables(task: CompiledTask, live: dict[tuple[str, str], str | None],
+                paused_before: set[tuple[str, ...]]) -> tuple[P.TableChange, ...]:
     changes = []
     wanted = {(t.schema, t.table): t for t in task.tables}
     for key, t in sorted(wanted.items()):
@@ -124,8 +128,9 @@ def diff_tables(task: CompiledTask, live: dict, paused_before: set) -> tuple[P.T
     return tuple(changes)
 
 
-def diff_task(task: CompiledTask | None, deployed: dict | None, live: LiveTask | None, new_template: dict,
-              replaced_resources: set[str], changed_resources: set[str], paused_before: set,
+def diff_task(task: CompiledTask | None, deployed: dict[str, Any] | None, live: LiveTask | None,
+              new_template: dict[str, Any], replaced_resources: set[str], changed_resources: set[str],
+              paused_before: set[tuple[str, ...]],
               region: str, team: str, replaced_exports: dict[str, str] | None = None) -> P.TaskChange:
     """`replaced_exports`: export name -> "<logical id> of stack <name>" for resources of other stacks
     (a team stack's instances and sources) that this plan replaces, seen by tasks importing them."""
@@ -186,16 +191,17 @@ def diff_task(task: CompiledTask | None, deployed: dict | None, live: LiveTask |
                         restart_reloads_all=replace)
 
 
-def rewrites_mappings(deployed: dict | None, new_props: dict | None) -> bool:
+def rewrites_mappings(deployed: dict[str, Any] | None, new_props: dict[str, Any] | None) -> bool:
     """Does a deploy send this task new TableMappings? CloudFormation passes a property to DMS only when
     the template changes it (compared as written), so live edits survive a deploy that does not."""
-    return (deployed or {}).get("TableMappings") != (new_props or {}).get("TableMappings")
+    return bool((deployed or {}).get("TableMappings") != (new_props or {}).get("TableMappings"))
 
 
-def _tag(props: dict | None, key: str) -> str | None:
+def _tag(props: dict[str, Any] | None, key: str) -> str | None:
     tags = (props or {}).get("Tags")
     if isinstance(tags, list):
-        return next((t.get("Value") for t in tags if isinstance(t, dict) and t.get("Key") == key), None)
+        value: str | None = next((t.get("Value") for t in tags if isinstance(t, dict) and t.get("Key") == key), None)
+        return value
     return None
 
 
@@ -206,7 +212,7 @@ def diff_tables_removed(live: LiveTask | None) -> tuple[P.TableChange, ...]:
 
 
 def _run_change(task: CompiledTask, live: LiveTask | None) -> str | None:
-    if live is None or getattr(task, "schedule", None):
+    if live is None or task.schedule is not None:
         return None  # a scheduled task is stopped between runs by design; its schedule starts it
     if task.paused and live.status in RUNNING:
         return P.PAUSE_TASK
@@ -215,14 +221,14 @@ def _run_change(task: CompiledTask, live: LiveTask | None) -> str | None:
     return None
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     if isinstance(value, dict) and len(value) == 1:
         k, v = next(iter(value.items()))
         return f"{k}:{v if not isinstance(v, list) else v[0]}"
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-def _kind(template: dict, name: str) -> str:
+def _kind(template: dict[str, Any], name: str) -> str:
     meta = template.get("Metadata", {}).get("dmsctl", {}) if isinstance(template, dict) else {}
     if name.endswith("-base"):
         return "base"
@@ -231,7 +237,12 @@ def _kind(template: dict, name: str) -> str:
 
 def diff_stack(compiled: CompiledStack | None, live: LiveStack | None, state: LiveState,
                region: str, replaced_exports: dict[str, str] | None = None) -> P.StackChange:
-    name = compiled.name if compiled else live.name
+    if compiled is not None:
+        name = compiled.name
+    elif live is not None:
+        name = live.name
+    else:
+        raise ValueError("diff_stack needs the compiled stack, the live one, or both")
     kind = compiled.kind if compiled else _kind(live.template if live else {}, name)
     team = compiled.team if compiled else (live.template.get("Metadata", {}).get("dmsctl", {}).get("team")
                                           if live else None)
@@ -300,7 +311,7 @@ def _moves(changes: tuple[P.StackChange, ...]) -> tuple[P.StackChange, ...]:
     """A task deleted from one stack and created in another moves (its `stack` changed). CloudFormation
     cannot move a resource between stacks, and the identifier is the same: it is a replacement, in two
     steps (removed from the old stack in step 1, created in the new one in step 2)."""
-    def where(action):
+    def where(action: str) -> dict[str, str]:
         return {t.identifier: c.stack for c in changes for t in c.tasks if t.action == action}
 
     deleted, created = where(P.DELETE), where(P.CREATE)
@@ -328,7 +339,7 @@ def moved_away(changes: tuple[P.StackChange, ...]) -> set[str]:
     return {t.identifier for c in changes for t in c.tasks if t.action == P.DELETE and t.identifier in replaced}
 
 
-def exported_resources(template: dict) -> dict[str, str]:
+def exported_resources(template: dict[str, Any]) -> dict[str, str]:
     """Logical id -> export name, for outputs that export a resource's Ref."""
     out = {}
     for o in (template.get("Outputs") or {}).values():
@@ -338,12 +349,12 @@ def exported_resources(template: dict) -> dict[str, str]:
     return out
 
 
-def imports_of(template: dict) -> set[str]:
+def imports_of(template: dict[str, Any]) -> set[str]:
     return _imports(_resources(template))
 
 
-def exports_of(template: dict) -> set[str]:
-    out = set()
+def exports_of(template: dict[str, Any]) -> set[str]:
+    out: set[str] = set()
     for o in (template.get("Outputs") or {}).values():
         name = (o.get("Export") or {}).get("Name")
         if isinstance(name, str):

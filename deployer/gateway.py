@@ -16,12 +16,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 import botocore.config
 import botocore.exceptions
 
-from deployer.errors import AwsError, ReadOnlyViolation
+from dmsctl.deployer.errors import AwsError, ReadOnlyViolation
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
 # Reads whose names do not start with a read prefix, each with its justification. DynamoDB Query
@@ -30,6 +31,13 @@ READ_PREFIXES = ("Describe", "List", "Get", "Head")
 READ_OPERATIONS: frozenset[str] = frozenset({"Query"})
 THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
                               "TooManyRequestsException", "SlowDown", "RequestThrottled"})
+
+
+T = TypeVar("T")
+
+
+def _never_failed(_result: object) -> str | None:
+    return None
 
 
 def is_read(operation: str) -> bool:
@@ -46,14 +54,19 @@ class Gateway:
         self.monotonic = monotonic
         self.calls: Counter[str] = Counter()
         self._endpoint_url = endpoint_url
-        self._session = boto3.session.Session(region_name=region, profile_name=profile)
+        self._max_attempts = max_attempts
+        try:
+            self._session = boto3.session.Session(region_name=region, profile_name=profile)
+        except botocore.exceptions.ProfileNotFound:
+            raise AwsError(f"AWS profile {profile!r} not found: check --profile / AWS_PROFILE against "
+                           "~/.aws/config (or AWS_CONFIG_FILE)") from None
         self._config = botocore.config.Config(retries={"mode": retry_mode, "max_attempts": max_attempts},
                                               connect_timeout=10, read_timeout=60, user_agent_extra="dmsctl")
-        self._clients: dict[str, object] = {}
+        self._clients: dict[str, Any] = {}  # boto3 clients (untyped)
         self._lock = threading.Lock()
 
     # -- clients -------------------------------------------------------------------------------
-    def _client(self, service: str):
+    def _client(self, service: str) -> Any:
         with self._lock:
             client = self._clients.get(service)
             if client is None:
@@ -62,13 +75,14 @@ class Gateway:
                 self._clients[service] = client
             return client
 
-    def _guard(self, model, **_kwargs) -> None:
+    def _guard(self, model: Any, **_kwargs: Any) -> None:
         """botocore hook: the last line of defence for read-only mode."""
         if self.read_only and not is_read(model.name):
             raise ReadOnlyViolation(f"plan mode is read-only: refused {model.service_model.service_name}:{model.name}")
 
     def _operation_name(self, service: str, method: str) -> str:
-        return self._client(service).meta.method_to_api_mapping.get(method, method)
+        name: str = self._client(service).meta.method_to_api_mapping.get(method, method)
+        return name
 
     def check_allowed(self, service: str, method: str) -> None:
         op = self._operation_name(service, method)
@@ -76,13 +90,14 @@ class Gateway:
             raise ReadOnlyViolation(f"plan mode is read-only: refused {service}:{op}")
 
     # -- calls ---------------------------------------------------------------------------------
-    def call(self, service: str, method: str, *, resource: str = "", **params) -> dict:
+    def call(self, service: str, method: str, *, resource: str = "", **params: Any) -> dict[str, Any]:
         """Call `service.method(**params)` (snake_case method, e.g. describe_replication_tasks)."""
         self.check_allowed(service, method)
         op = self._operation_name(service, method)
         self.calls[f"{service}:{op}"] += 1
         try:
-            return getattr(self._client(service), method)(**params)
+            response: dict[str, Any] = getattr(self._client(service), method)(**params)
+            return response
         except botocore.exceptions.ClientError as exc:
             raise self._translate(exc, service, op, resource) from None
         except botocore.exceptions.NoCredentialsError:
@@ -94,12 +109,13 @@ class Gateway:
         except botocore.exceptions.BotoCoreError as exc:
             raise AwsError(f"{service}:{op} failed{_about(resource)}: {exc}", operation=op, resource=resource) from None
 
-    def paginate(self, service: str, method: str, result_key: str, *, resource: str = "", **params) -> list:
+    def paginate(self, service: str, method: str, result_key: str, *, resource: str = "",
+                 **params: Any) -> list[Any]:
         """All items of a paginated operation, one counted call per page."""
         self.check_allowed(service, method)
         op = self._operation_name(service, method)
         client = self._client(service)
-        items: list = []
+        items: list[Any] = []
         try:
             for page in client.get_paginator(method).paginate(**params):
                 self.calls[f"{service}:{op}"] += 1
@@ -114,18 +130,18 @@ class Gateway:
         err = exc.response.get("Error", {})
         code, message = err.get("Code", "Unknown"), err.get("Message", str(exc))
         if code in THROTTLING_CODES:
-            attempts = self._config.retries.get("max_attempts")
-            return AwsError(f"AWS kept throttling {service}:{op}{_about(resource)} after {attempts} attempts; "
-                            "nothing was changed by this call: retry later", operation=op, resource=resource,
+            return AwsError(f"AWS kept throttling {service}:{op}{_about(resource)} after {self._max_attempts} "
+                            "attempts; nothing was changed by this call: retry later", operation=op, resource=resource,
                             code=code)
         return AwsError(f"{service}:{op} failed{_about(resource)}: {code}: {message}", operation=op,
                         resource=resource, code=code)
 
     # -- waiting -------------------------------------------------------------------------------
-    def poll(self, describe: Callable[[], object], done: Callable[[object], bool], *, what: str,
+    def poll(self, describe: Callable[[], T], done: Callable[[T], bool], *, what: str,
              timeout: float, first_delay: float = 2.0, max_delay: float = 30.0,
-             failed: Callable[[object], str | None] = lambda _: None) -> object:
-        """Call `describe` until `done(result)`, with exponential backoff, up to `timeout` seconds.
+             failed: Callable[[T], str | None] = _never_failed) -> T:
+        """Call `describe` until `done(result)`, with exponential backoff, up to `timeout` seconds, and
+        return that result (of `describe`'s type).
 
         `failed(result)` may return a reason to stop early. Raises AwsError on timeout or failure;
         the timeout is the caller's (users can raise it), never a fixed waiter default.

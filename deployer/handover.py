@@ -9,10 +9,11 @@ between the two steps loses nothing: the next apply finds it there.
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from compiler import naming
-from deployer.errors import AwsError, DmsctlError
-from deployer.gateway import Gateway
+from dmsctl.compiler import naming
+from dmsctl.deployer.errors import AwsError, DmsctlError
+from dmsctl.deployer.gateway import Gateway
 
 SK = "checkpoint"
 
@@ -26,7 +27,7 @@ def capture(gw: Gateway, table: str, identifier: str, run_id: str) -> str:
     rows = gw.call("dms", "describe_replication_tasks", resource=f"task {identifier}",
                    Filters=[{"Name": "replication-task-id", "Values": [identifier]}],
                    WithoutSettings=True).get("ReplicationTasks", [])
-    checkpoint = rows[0].get("RecoveryCheckpoint") if rows else None
+    checkpoint: str | None = rows[0].get("RecoveryCheckpoint") if rows else None
     if not checkpoint:
         raise HandoverError(f"task {identifier} has no RecoveryCheckpoint to continue from: nothing was deployed; "
                             "plan again (the replacement then reloads instead)")
@@ -36,13 +37,14 @@ def capture(gw: Gateway, table: str, identifier: str, run_id: str) -> str:
     return checkpoint
 
 
-def _key(identifier: str) -> dict:
+def _key(identifier: str) -> dict[str, dict[str, str]]:
     return {"pk": {"S": naming.handover_key(identifier)}, "sk": {"S": SK}}
 
 
-def _item(gw: Gateway, table: str, identifier: str) -> dict | None:
-    return gw.call("dynamodb", "get_item", resource=f"state table {table}", TableName=table, ConsistentRead=True,
-                   Key=_key(identifier)).get("Item")
+def _item(gw: Gateway, table: str, identifier: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = gw.call("dynamodb", "get_item", resource=f"state table {table}", TableName=table,
+                                          ConsistentRead=True, Key=_key(identifier)).get("Item")
+    return item
 
 
 def stored(gw: Gateway, table: str, identifier: str) -> str:
@@ -51,7 +53,8 @@ def stored(gw: Gateway, table: str, identifier: str) -> str:
         raise HandoverError(f"no stored checkpoint for the replaced task {identifier} in {table}: it was not "
                             "started, because starting a CDC task without its position would skip changes. "
                             f"Start it by hand with --cdc-start-position, or re-create it from a known time")
-    return item["checkpoint"]["S"]
+    checkpoint: str = item["checkpoint"]["S"]
+    return checkpoint
 
 
 def pending(gw: Gateway, table: str, identifier: str) -> bool:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
-from compiler.build import HASH_OUTPUT, CompiledTree
-from deployer.errors import AwsError
-from deployer.gateway import Gateway
-from deployer.mappings_semantics import live_tables
+from dmsctl.compiler.build import HASH_OUTPUT, CompiledTree
+from dmsctl.deployer.errors import AwsError
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.mappings_semantics import live_tables
 
 TASK_PAGE = 100  # DescribeReplicationTasks maximum
 STATS_PAGE = 500  # DescribeTableStatistics maximum
@@ -28,7 +29,7 @@ class LiveStack:
     name: str
     status: str
     outputs: tuple[tuple[str, str], ...]
-    template: dict = field(compare=False, repr=False)
+    template: dict[str, Any] = field(compare=False, repr=False)
     tags: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -68,17 +69,17 @@ class TableStat:
 @dataclass(frozen=True)
 class LiveState:
     account_id: str
-    stacks: dict  # name -> LiveStack
-    tasks: dict  # identifier -> LiveTask
+    stacks: dict[str, LiveStack]  # name -> LiveStack
+    tasks: dict[str, LiveTask]  # identifier -> LiveTask
 
 
 def read_live(gw: Gateway, compiled: CompiledTree) -> LiveState:
-    account = gw.call("sts", "get_caller_identity")["Account"]
+    account: str = gw.call("sts", "get_caller_identity")["Account"]
     if account != compiled.account_id:
         return LiveState(account_id=account, stacks={}, tasks={})  # another account: read nothing of it (P114)
     prefix = compiled.resource_prefix + "-"
     compiled_by_name = {s.name: s for s in compiled.stacks}
-    stacks = {}
+    stacks: dict[str, LiveStack] = {}
     for s in gw.paginate("cloudformation", "describe_stacks", "Stacks"):
         name = s["StackName"]
         if not name.startswith(prefix) or s["StackStatus"] in NOT_DEPLOYED:
@@ -91,7 +92,7 @@ def read_live(gw: Gateway, compiled: CompiledTree) -> LiveState:
         else:
             template = _get_template(gw, name)
         stacks[name] = LiveStack(name=name, status=s["StackStatus"], outputs=outputs, template=template, tags=tags)
-    tasks = {}
+    tasks: dict[str, LiveTask] = {}
     for t in gw.paginate("dms", "describe_replication_tasks", "ReplicationTasks",
                          PaginationConfig={"PageSize": TASK_PAGE}, WithoutSettings=False):
         ident = t["ReplicationTaskIdentifier"]
@@ -107,17 +108,19 @@ def read_live(gw: Gateway, compiled: CompiledTree) -> LiveState:
     return LiveState(account_id=account, stacks=stacks, tasks=tasks)
 
 
-def _get_template(gw: Gateway, stack: str) -> dict:
+def _get_template(gw: Gateway, stack: str) -> dict[str, Any]:
     body = gw.call("cloudformation", "get_template", resource=f"stack {stack}", StackName=stack,
                    TemplateStage="Original")["TemplateBody"]
     if isinstance(body, dict):
         return body
+    template: dict[str, Any]
     try:
-        return json.loads(body)
+        template = json.loads(body)
     except ValueError:
         import yaml  # a stack deployed by hand in YAML: read it anyway
 
-        return yaml.safe_load(body) or {}
+        template = yaml.safe_load(body) or {}
+    return template
 
 
 def read_table_stats(gw: Gateway, task: LiveTask) -> tuple[TableStat, ...]:
@@ -136,7 +139,7 @@ def prefix_has_objects(gw: Gateway, bucket: str, prefix: str) -> bool | None:
         if exc.code == "NoSuchBucket":
             return None
         raise
-    return resp.get("KeyCount", len(resp.get("Contents", []))) > 0
+    return bool(resp.get("KeyCount", len(resp.get("Contents", []))) > 0)
 
 
 def _parent(prefix: str) -> str:

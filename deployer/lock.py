@@ -17,10 +17,12 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from deployer.errors import AwsError, DmsctlError
-from deployer.gateway import Gateway
+from dmsctl.deployer.errors import AwsError, DmsctlError
+from dmsctl.deployer.gateway import Gateway
 
 DEFAULT_TTL = 6 * 3600
 
@@ -49,7 +51,7 @@ def default_owner() -> str:
 
 
 class Lock:
-    def __init__(self, gw: Gateway, table: str, env: str, now=time.time):
+    def __init__(self, gw: Gateway, table: str, env: str, now: Callable[[], float] = time.time):
         self.gw, self.table, self.env, self.now = gw, table, env, now
         self.key = {"pk": {"S": f"lock#{env}"}, "sk": {"S": "lock"}}
         self.held: LockInfo | None = None
@@ -114,7 +116,7 @@ class Lock:
             raise
         return True
 
-    def record_run(self, run_id: str, record: dict) -> None:
+    def record_run(self, run_id: str, record: dict[str, Any]) -> None:
         """Keep a record of what a run did (who, when, what changed), for 'what changed overnight?'."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now()))
         self.gw.call("dynamodb", "put_item", resource=f"table {self.table}", TableName=self.table,

@@ -8,14 +8,18 @@ Neither is a change.
 from __future__ import annotations
 
 import json
+from typing import Any
+
+# A TableMappings or ReplicationTaskSettings document: JSON text, already parsed, or absent.
+Doc = str | dict[str, Any] | None
 
 # Keys DMS adds to rules with these values when they were not given.
-RULE_DEFAULTS = {"filters": [], "parallel-load": None, "load-order": None, "rule-action": None,
+RULE_DEFAULTS: dict[str, object] = {"filters": [], "parallel-load": None, "load-order": None, "rule-action": None,
                  "old-value": None, "data-type": None, "before-image-def": None, "expression": None,
                  "primary-key-def": None}
 
 
-def _parse(doc: str | dict | None) -> dict:
+def _parse(doc: Doc) -> dict[str, Any]:
     if doc is None:
         return {}
     if isinstance(doc, dict):
@@ -27,7 +31,7 @@ def _parse(doc: str | dict | None) -> dict:
     return parsed if isinstance(parsed, dict) else {"unparseable": doc}
 
 
-def _clean(value):
+def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
@@ -37,7 +41,7 @@ def _clean(value):
     return value
 
 
-def _normal_rule(rule: dict) -> str:
+def _normal_rule(rule: dict[str, Any]) -> str:
     rule = {k: v for k, v in rule.items() if not (k in RULE_DEFAULTS and v == RULE_DEFAULTS[k])}
     rule = _clean(rule)
     for key in ("rule-id", "load-order"):
@@ -46,25 +50,25 @@ def _normal_rule(rule: dict) -> str:
     return json.dumps(rule, sort_keys=True)
 
 
-def normalize_mappings(doc: str | dict | None) -> frozenset[str]:
+def normalize_mappings(doc: Doc) -> frozenset[str]:
     """A TableMappings document as an order-free set of canonical rules."""
     return frozenset(_normal_rule(r) for r in _parse(doc).get("rules", []) if isinstance(r, dict))
 
 
-def mappings_equal(a: str | dict | None, b: str | dict | None) -> bool:
+def mappings_equal(a: Doc, b: Doc) -> bool:
     if isinstance(a, str) and a == b:
         return True  # the common case: nothing changed, no parsing needed
     return normalize_mappings(a) == normalize_mappings(b)
 
 
-def live_tables(doc: str | dict | None) -> dict[tuple[str, str], str | None]:
+def live_tables(doc: Doc) -> dict[tuple[str, str], str | None]:
     """(schema, table) -> version for every table a TableMappings document selects.
 
     The version is read from the table's rename rule (value "<table>/<version>"); None when the
     mapping was not written by dmsctl.
     """
     rules = [r for r in _parse(doc).get("rules", []) if isinstance(r, dict)]
-    selected = {}
+    selected: dict[tuple[str, str], str | None] = {}
     for r in rules:
         if r.get("rule-type") == "selection" and r.get("rule-action") in ("include", "explicit"):
             loc = r.get("object-locator", {})
@@ -86,11 +90,11 @@ def _unescape(name: str) -> str:
     return name
 
 
-def settings_subset(wanted: str | dict | None, live: str | dict | None) -> list[str]:
+def settings_subset(wanted: Doc, live: Doc) -> list[str]:
     """Dotted paths where `live` settings differ from `wanted` (keys DMS added are ignored)."""
     diffs: list[str] = []
 
-    def walk(w, lv, path):
+    def walk(w: object, lv: object, path: tuple[str, ...]) -> None:
         if isinstance(w, dict) and isinstance(lv, dict):
             for k, v in w.items():
                 if k not in lv:

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 PLAN_FORMAT = 1
 
@@ -161,8 +165,8 @@ class Plan:
             return 1
         return 2 if self.has_changes else 0
 
-    def canonical(self) -> dict:
-        return _plain(self)
+    def canonical(self) -> dict[str, Any]:
+        return _plain_fields(self)
 
     def canonical_json(self) -> str:
         return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
@@ -179,12 +183,20 @@ class Plan:
         return json.dumps(doc, sort_keys=True, indent=2) + "\n"
 
 
-def _plain(obj):
-    if hasattr(obj, "__dataclass_fields__"):
-        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+def _plain_fields(obj: DataclassInstance) -> dict[str, Any]:
+    return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+
+
+def _plain(obj: object) -> object:
+    """JSON data of a plan value: dataclasses become objects, tuples lists."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return _plain_fields(obj)
     if isinstance(obj, (tuple, list)):
         return [_plain(x) for x in obj]
     return obj
+
+
+D = TypeVar("D", bound="DataclassInstance")
 
 
 def plan_from_json(text: str) -> Plan:
@@ -195,14 +207,14 @@ def plan_from_json(text: str) -> Plan:
     stored = doc.pop("checksum", None)
     doc.pop("go", None)
 
-    def build(cls, data):
+    def build(cls: type[D], data: dict[str, Any]) -> D:
         kwargs = {}
         for f in fields(cls):
             value = data[f.name]
             kwargs[f.name] = _typed(f.type, value)
         return cls(**kwargs)
 
-    def _typed(annotation, value):
+    def _typed(annotation: object, value: Any) -> Any:
         nested = {"tuple[TableChange, ...]": TableChange, "tuple[TaskChange, ...]": TaskChange,
                   "tuple[ResourceChange, ...]": ResourceChange, "tuple[StackChange, ...]": StackChange,
                   "tuple[TaskStart, ...]": TaskStart, "tuple[StackStep, ...]": StackStep,

@@ -8,25 +8,26 @@ template bodies its steps deploy, keyed by hash.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from compiler import naming
-from compiler.build import CompiledStack, CompileResult, compile_config
-from compiler.model import ConfigTree
-from compiler.render import task_groups, task_stack_imports
-from deployer import checks as C
-from deployer import handover
-from deployer import plan as P
-from deployer.diff import _tasks_in, diff, exported_resources, exports_of, imports_of, moved_away
-from deployer.gateway import Gateway
-from deployer.live import LiveState, prefixes_with_objects, read_live, read_table_stats
-from deployer.steps import SCHEDULED, StackTemplates, build_steps
+from dmsctl.compiler import naming
+from dmsctl.compiler.build import CompiledStack, CompiledTree, CompileResult, compile_config
+from dmsctl.compiler.model import ConfigTree
+from dmsctl.compiler.render import task_groups, task_stack_imports
+from dmsctl.deployer import checks as C
+from dmsctl.deployer import handover
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.diff import _tasks_in, diff, exported_resources, exports_of, imports_of, moved_away
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.live import LiveState, prefixes_with_objects, read_live, read_table_stats
+from dmsctl.deployer.steps import SCHEDULED, StackTemplates, build_steps
 
 
 @dataclass(frozen=True)
 class Planned:
     plan: P.Plan
-    bodies: dict  # template sha256 -> CompiledStack (final and intermediate templates)
+    bodies: dict[str, CompiledStack]  # template sha256 -> CompiledStack (final and intermediate templates)
     live: LiveState
 
 
@@ -127,10 +128,11 @@ def stack_waves(changes: tuple[P.StackChange, ...], live: LiveState, compiled_st
     return waves, checks
 
 
-def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled, gw: Gateway) -> tuple[P.StackChange, ...]:
+def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled: CompiledTree,
+                       gw: Gateway) -> tuple[P.StackChange, ...]:
     """A CDC task to create that has a stored hand-over checkpoint is the second half of a replacement
     an earlier apply did not finish: it starts from that checkpoint (one GetItem per such task)."""
-    cdc = {t.identifier for t in compiled.tasks() if t.migration_type == "cdc" and not getattr(t, "schedule", None)}
+    cdc = {t.identifier for t in compiled.tasks() if t.migration_type == "cdc" and t.schedule is None}
     table = naming.lock_table(compiled.resource_prefix)
     out = []
     for c in changes:
@@ -143,10 +145,10 @@ def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled, gw: Gateway
 
 
 def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P.Summary:
-    def count(pred):
+    def count(pred: Callable[[P.TaskChange], bool]) -> int:
         return sum(1 for c in changes for t in c.tasks if pred(t))
 
-    def tables(kind):
+    def tables(kind: str) -> int:
         return sum(1 for c in changes for t in c.tasks for tc in t.tables if tc.kind == kind)
 
     stopped = {ident for s in steps for st in s.stacks for ident in st.stop}
@@ -172,9 +174,9 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     live = read_live(gw, compiled)
     wrong_account = tuple(C.account_check(compiled.account_id, live.account_id))
     if wrong_account:  # read_live stopped after GetCallerIdentity: nothing to diff in another account
-        checks = (*C.compile_checks(result.diagnostics), *wrong_account)
+        refused = (*C.compile_checks(result.diagnostics), *wrong_account)
         plan = P.Plan(env=compiled.env, account_id=compiled.account_id, region=compiled.region, stacks=(),
-                      steps=(), checks=tuple(sorted(checks, key=lambda c: (not c.blocks, c.code, c.message))))
+                      steps=(), checks=tuple(sorted(refused, key=lambda c: (not c.blocks, c.code, c.message))))
         return Planned(plan=plan, bodies={}, live=live)
     changes = diff(compiled, live)
     if compiled.base.name in live.stacks:  # no base stack, no state table: nothing was ever handed over
@@ -189,7 +191,7 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     waves, order_checks = stack_waves(changes, live, compiled.stacks, inter)
     steps = build_steps(changes, live, templates,
                         paused_tasks={i: t.paused for i, t in compiled_tasks.items()},
-                        migration_types={i: SCHEDULED if getattr(t, "schedule", None) else t.migration_type
+                        migration_types={i: SCHEDULED if t.schedule is not None else t.migration_type
                                          for i, t in compiled_tasks.items()},
                         externally_affected=_affected_by_exports(changes, compiled.stacks),
                         first_step_waves=waves)
@@ -217,7 +219,7 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     wanted = {}
     for s in compiled.stacks:
         wanted.update({ident: props for ident, (_l, props) in _tasks_in(s.template).items()})
-    scheduled = frozenset(i for i, t in compiled_tasks.items() if getattr(t, "schedule", None))
+    scheduled = frozenset(i for i, t in compiled_tasks.items() if t.schedule is not None)
     checks = [*C.compile_checks(result.diagnostics),
               *C.stack_checks(changes, flags, all_exports, imports), *order_checks,
               *C.task_checks(changes, live, flags, scheduled), *C.drift_checks(changes, live, deployed, flags, wanted),

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -21,8 +23,18 @@ class Event:
     task: str | None = None
 
 
+class Sink(Protocol):
+    """Where a Progress sends its events: PlainSink, RichSink, NullSink (or a test's own)."""
+
+    def show(self, e: Event) -> None: ...
+
+    def status(self, text: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class PlainSink:
-    def __init__(self, echo=print):
+    def __init__(self, echo: Callable[[str], object] = print):
         self.echo = echo
 
     def show(self, e: Event) -> None:
@@ -40,7 +52,7 @@ class RichSink:
     STYLES = {"step": "bold", "error": "bold red", "stack-event": "dim", "stopped": "yellow", "started": "green",
               "deployed": "green", "stop": "yellow", "start": "cyan"}
 
-    def __init__(self):
+    def __init__(self) -> None:
         from rich.console import Console
 
         self.console = Console()
@@ -61,17 +73,17 @@ class RichSink:
 
 
 class NullSink(PlainSink):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(echo=lambda _: None)
 
 
 @dataclass
 class Progress:
-    sink: object = field(default_factory=PlainSink)
-    monotonic: object = time.monotonic
+    sink: Sink = field(default_factory=PlainSink)
+    monotonic: Callable[[], float] = time.monotonic
     events: list[Event] = field(default_factory=list)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self._start = self.monotonic()
         self._lock = threading.Lock()
 

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from compiler.limits import TEMPLATE_INLINE_MAX
-from deployer.errors import AwsError, DmsctlError
-from deployer.gateway import Gateway
+from dmsctl.compiler.limits import TEMPLATE_INLINE_MAX
+from dmsctl.deployer.errors import AwsError, DmsctlError
+from dmsctl.deployer.gateway import Gateway
 
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 OK_FINAL = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"})
@@ -39,7 +39,7 @@ class StackEvent:
     event_id: str
 
 
-def template_argument(gw: Gateway, stack: str, body: str, sha: str, bucket: str, region: str) -> dict:
+def template_argument(gw: Gateway, stack: str, body: str, sha: str, bucket: str, region: str) -> dict[str, str]:
     if len(body.encode()) <= TEMPLATE_INLINE_MAX:
         return {"TemplateBody": body}
     key = f"_dmsctl/templates/{stack}/{sha}.json"
@@ -60,14 +60,16 @@ def stack_status(gw: Gateway, stack: str) -> str | None:
         if "does not exist" in str(exc):
             return None
         raise
-    return stacks[0]["StackStatus"] if stacks else None
+    status: str | None = stacks[0]["StackStatus"] if stacks else None
+    return status
 
 
 class EventTail:
     """New stack events since the deploy started, oldest first (all of them kept in `events`)."""
 
     def __init__(self, gw: Gateway, stack: str):
-        self.gw, self.stack, self.seen = gw, stack, set()
+        self.gw, self.stack = gw, stack
+        self.seen: set[str] = set()
         self.events: list[StackEvent] = []
         self.prime()
 
@@ -104,17 +106,20 @@ def first_failure(events: list[StackEvent]) -> str:
                 "no reason in the stack events")
 
 
-def deploy(gw: Gateway, stack: str, argument: dict, tags: list[dict], run_id: str, timeout: float,
-           on_event: Callable[[StackEvent], None], max_delay: float = 30.0) -> str:
+def deploy(gw: Gateway, stack: str, argument: dict[str, str], tags: list[dict[str, str]], run_id: str, timeout: float,
+           on_event: Callable[[StackEvent], None], max_delay: float = 30.0,
+           before_execute: Callable[[], None] | None = None) -> str:
     """Create and execute a change set; returns "created", "updated" or "unchanged". `max_delay` caps the
-    polling interval (lower while the stack's tasks are stopped: a late look lengthens their stop)."""
+    polling interval (lower while the stack's tasks are stopped: a late look lengthens their stop).
+    `before_execute` runs right before the change set is executed and may raise to stop there (apply's
+    interruption check: a change set not yet executed is left unexecuted)."""
     status = stack_status(gw, stack)
     if status == "REVIEW_IN_PROGRESS":
         status = None
     change_type = "CREATE" if status is None else "UPDATE"
     name = f"dmsctl-{run_id}-{uuid.uuid4().hex[:6]}"
     tail = EventTail(gw, stack) if status is not None else None
-    arn = gw.call("cloudformation", "create_change_set", resource=f"stack {stack}", StackName=stack,
+    arn: str = gw.call("cloudformation", "create_change_set", resource=f"stack {stack}", StackName=stack,
                   ChangeSetName=name, ChangeSetType=change_type, Capabilities=CAPABILITIES, Tags=tags,
                   **argument)["Id"]
     cs = gw.poll(lambda: gw.call("cloudformation", "describe_change_set", resource=f"stack {stack}",
@@ -130,6 +135,8 @@ def deploy(gw: Gateway, stack: str, argument: dict, tags: list[dict], run_id: st
         raise StackFailure(f"stack {stack}: change set failed: {reason}", stack, "FAILED", reason)
     if tail is None:
         tail = EventTail(gw, stack)
+    if before_execute is not None:
+        before_execute()
     gw.call("cloudformation", "execute_change_set", resource=f"stack {stack}", ChangeSetName=arn, StackName=stack)
     final = wait_stack(gw, stack, tail, timeout, on_event, max_delay)
     if final not in OK_FINAL:

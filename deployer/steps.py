@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deployer import plan as P
-from deployer.live import LiveState
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.live import LiveState
 
 RUNNING = frozenset({"running", "starting"})
 SCHEDULED = "scheduled"  # in `migration_types`: a task with a schedule (whatever its migration type)

@@ -7,11 +7,13 @@ ARN), with backoff and the caller's timeout. A full-load-only task that finishes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from deployer.errors import AwsError, DmsctlError
-from deployer.gateway import Gateway
-from deployer.live import LiveTask, read_table_stats
+from dmsctl.deployer.errors import AwsError, DmsctlError
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.live import LiveTask, TableStat, read_table_stats
 
 STOPPED_BY_TAG = "dmsctl:stopped-by-run"
 LOADING = frozenset({"Before load", "Full load"})
@@ -90,12 +92,12 @@ def wait_startable(gw: Gateway, identifiers: list[str], timeout: float,
     if not endpoints:
         return states
 
-    def connections():
+    def connections() -> list[dict[str, Any]]:
         rows = gw.paginate("dms", "describe_connections", "Connections", resource="endpoint connection tests",
                            Filters=[{"Name": "endpoint-arn", "Values": endpoints}])
         return [r for r in rows if (r.get("ReplicationInstanceArn"), r.get("EndpointArn")) in pairs]
 
-    def failed(rows) -> str | None:
+    def failed(rows: list[dict[str, Any]]) -> str | None:
         bad = [r for r in rows if r.get("Status") == "failed"]
         if bad:
             return "; ".join(f"connection test of endpoint {r.get('EndpointIdentifier', r.get('EndpointArn'))} "
@@ -123,7 +125,7 @@ def is_up(t: TaskState) -> bool:
                                      and "FULL_LOAD_ONLY_FINISHED" in t.stop_reason)
 
 
-def wait(gw: Gateway, identifiers: list[str], done, what: str, timeout: float,
+def wait(gw: Gateway, identifiers: list[str], done: Callable[[TaskState], bool], what: str, timeout: float,
          max_delay: float = 30.0) -> dict[str, TaskState]:
     if not identifiers:
         return {}
@@ -150,16 +152,20 @@ def wait_dropped(gw: Gateway, entries: tuple[str, ...], timeout: float) -> None:
     by_task: dict[str, set[tuple[str, str]]] = {}
     for e in entries:
         ident, table = e.split("/", 1)
-        by_task.setdefault(ident, set()).add(tuple(table.split(".", 1)))
+        schema, _, name = table.partition(".")  # "schema.table" (P.TableChange.name)
+        by_task.setdefault(ident, set()).add((schema, name))
     for ident, tables in by_task.items():
         state = describe(gw, [ident])[ident]
         live = LiveTask(ident, state.arn, state.status, state.migration_type, "{}", None, "", "", "")
 
-        def gone(stats, tables=tables):
+        def gone(stats: tuple[TableStat, ...], tables: set[tuple[str, str]] = tables) -> bool:
             return not ({(s.schema, s.table) for s in stats} & tables)
 
+        def table_stats(live: LiveTask = live) -> tuple[TableStat, ...]:
+            return read_table_stats(gw, live)
+
         try:
-            gw.poll(lambda live=live: read_table_stats(gw, live), gone,
+            gw.poll(table_stats, gone,
                     what=f"DMS to drop {', '.join('.'.join(t) for t in sorted(tables))} from task {ident}",
                     timeout=timeout)
         except AwsError as exc:

@@ -8,7 +8,11 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "configs"
+# The example config tree the tests, goldens and the demo use (never the live configs/).
+EXAMPLES = REPO / "sandbox" / "scenarios" / "demo" / "current"
+# The organisation's live configuration, edited by teams: only tests/live/ may read it (tests/conftest.py fails
+# any other test that does).
+LIVE_CONFIGS = REPO / "configs"
 GOLDEN = REPO / "tests" / "golden"
 
 MINIMAL_BASE = {

@@ -1,5 +1,5 @@
 """The `dmsctl` command line."""
 
-from deployer.cli.main import cli, main
+from dmsctl.deployer.cli.main import cli, main
 
 __all__ = ["cli", "main"]

@@ -1,3 +1,3 @@
-from deployer.cli.main import main
+from dmsctl.deployer.cli.main import main
 
 main()

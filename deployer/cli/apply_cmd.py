@@ -8,19 +8,21 @@ from pathlib import Path
 
 import click
 
-from compiler import naming
-from deployer.apply import Applier, Timeouts
-from deployer.checks import Flags
-from deployer.cli.aws_options import aws_options, compiled, gateway, use_color
-from deployer.cli.plan_cmd import render
-from deployer.errors import DmsctlError
-from deployer.lock import Lock
-from deployer.plan import plan_from_json
-from deployer.progress import NullSink, PlainSink, Progress, RichSink
+from dmsctl.compiler import naming
+from dmsctl.deployer.apply import Applier, Timeouts
+from dmsctl.deployer.checks import Flags
+from dmsctl.deployer.cli.aws_options import aws_options, compiled, gateway
+from dmsctl.deployer.cli.context import config_dir, env_option, no_color_option, use_color
+from dmsctl.deployer.cli.plan_cmd import render
+from dmsctl.deployer.errors import DmsctlError
+from dmsctl.deployer.interrupt import Interrupt, handling_signals
+from dmsctl.deployer.lock import Lock
+from dmsctl.deployer.plan import plan_from_json
+from dmsctl.deployer.progress import NullSink, PlainSink, Progress, RichSink
 
 
 @click.command()
-@click.option("--env", "env", default=None, help="Environment (default: base.yaml's default_environment).")
+@env_option
 @click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Apply only if a fresh plan has this reviewed plan's checksum.")
 @click.option("--allow-replace", is_flag=True, help="Acknowledge task replacements (every table reloads).")
@@ -33,14 +35,19 @@ from deployer.progress import NullSink, PlainSink, Progress, RichSink
               help="Seconds to wait for one stack deploy or one batch of tasks to stop/start.")
 @click.option("--parallel", default=10, show_default=True, type=click.IntRange(1, 32),
               help="Team stacks deployed at once.")
-@click.option("--no-color", is_flag=True)
-@click.option("--lint/--no-lint", default=True, show_default=True)
+@no_color_option
+@click.option("--lint/--no-lint", default=True, show_default=True, help="Run cfn-lint on the compiled templates.")
 @aws_options
 @click.pass_context
 def apply(ctx, env, plan_file, allow_replace, allow_delete, allow_drift, yes, fmt, timeout, parallel, no_color,
           lint, endpoint_url, profile, max_attempts) -> None:
-    """Plan afresh from live state, then stop -> deploy -> resume, step by step."""
-    result = compiled(ctx.obj["config_dir"], env, lint)
+    """Plan afresh from live state, then stop -> deploy -> resume, step by step.
+
+    With --plan, applies only when the fresh plan is the reviewed one (same checksum).
+
+    Example: dmsctl apply --env staging --plan plan.json --yes
+    """
+    result = compiled(config_dir(ctx), env, lint)
     expected = None
     if plan_file:
         try:
@@ -50,10 +57,13 @@ def apply(ctx, env, plan_file, allow_replace, allow_delete, allow_drift, yes, fm
     color = use_color(no_color)
     sink = NullSink() if fmt == "json" else (RichSink() if color else PlainSink(echo=click.echo))
     progress = Progress(sink=sink)
-    gw = gateway(result.tree.region, read_only=False, endpoint_url=endpoint_url, profile=profile,
+    gw = gateway(result.require_tree().region, read_only=False, endpoint_url=endpoint_url, profile=profile,
                  max_attempts=max_attempts)
+    interrupt = Interrupt()
+    gw.sleep = interrupt.wrap(gw.sleep)  # every wait of the run ends at once on SIGINT / SIGTERM
     applier = Applier(gw, result, progress, flags=Flags(allow_replace, allow_delete, allow_drift),
-                      timeouts=Timeouts(task=timeout, stack=timeout, drop=timeout), parallelism=parallel)
+                      timeouts=Timeouts(task=timeout, stack=timeout, drop=timeout), parallelism=parallel,
+                      interrupt=interrupt)
 
     def confirm(plan) -> bool:
         if yes or not sys.stdin.isatty():
@@ -61,10 +71,12 @@ def apply(ctx, env, plan_file, allow_replace, allow_delete, allow_drift, yes, fm
                 raise DmsctlError("not a terminal and --yes not given: refusing to apply without confirmation")
             return True
         click.echo(render(plan, "text", color))
-        return click.confirm("Apply this plan?", default=False)
+        with interrupt.raising():
+            return click.confirm("Apply this plan?", default=False)
 
     try:
-        code = applier.run(expected_checksum=expected, confirm=confirm)
+        with handling_signals(interrupt, lambda message: click.echo(message, err=True)):
+            code = applier.run(expected_checksum=expected, confirm=confirm)
     finally:
         if fmt == "json":
             click.echo(json.dumps({"run": applier.record.as_dict(),
@@ -79,20 +91,24 @@ def apply(ctx, env, plan_file, allow_replace, allow_delete, allow_drift, yes, fm
 
 
 @click.command()
-@click.option("--env", "env", default=None)
-@click.option("--id", "run_id", required=True, help="The run id the lock names (see the apply error).")
+@env_option
+@click.option("--id", "run_id", required=True, metavar="RUN_ID",
+              help="The run id the lock names (see the apply error).")
 @aws_options
 @click.pass_context
 def unlock(ctx, env, run_id, endpoint_url, profile, max_attempts) -> None:
-    """Remove a deploy lock left behind by a run that died."""
-    result = compiled(ctx.obj["config_dir"], env, lint=False)
-    tree = result.tree
+    """Remove a deploy lock left behind by a run that died.
+
+    Example: dmsctl unlock --env prod --id 20261201T101500Z-ab12cd
+    """
+    result = compiled(config_dir(ctx), env, lint=False)
+    tree = result.require_tree()
     gw = gateway(tree.region, read_only=False, endpoint_url=endpoint_url, profile=profile, max_attempts=max_attempts)
     lock = Lock(gw, naming.lock_table(tree.resource_prefix), tree.env)
     holder = lock.current()
     if holder is None:
         click.echo(f"no lock is held for {tree.env}")
-        ctx.exit(0)
+        return
     if not lock.force_release(run_id):
         raise DmsctlError(f"the {tree.env} lock is held by {holder.describe()}, not by run {run_id}: not removed")
     click.echo(f"removed the {tree.env} lock of run {run_id} ({holder.owner})")

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from compiler import output
-from compiler.build import compile_tree, validate_all
-from compiler.diagnostics import Diagnostic, format_json, format_text, has_errors
-from compiler.limits import MAPPINGS_MAX, RESOURCES_MAX, TEMPLATE_INLINE_MAX, TEMPLATE_S3_MAX
-from compiler.lint import Linter
+from dmsctl.compiler import output
+from dmsctl.compiler.build import compile_tree, validate_all
+from dmsctl.compiler.diagnostics import Diagnostic, format_json, format_text, has_errors
+from dmsctl.compiler.limits import MAPPINGS_MAX, RESOURCES_MAX, TEMPLATE_INLINE_MAX, TEMPLATE_S3_MAX
+from dmsctl.compiler.lint import Linter
+from dmsctl.deployer.cli.context import config_dir, env_option
 
-LINT_CACHE = Path(".dmsctl-cache") / "cfn-lint"
+
+def lint_cache() -> Path:
+    """cfn-lint results by template hash: DMSCTL_CACHE_DIR, else the user's cache folder (XDG)."""
+    explicit = os.environ.get("DMSCTL_CACHE_DIR")
+    if explicit:
+        return Path(explicit) / "cfn-lint"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dmsctl" / "cfn-lint"
 
 
 def linter(enabled: bool) -> Linter | None:
-    return Linter(cache_dir=LINT_CACHE) if enabled else None
+    return Linter(cache_dir=lint_cache()) if enabled else None
 
 
 def report(diags: list[Diagnostic], fmt: str) -> None:
@@ -24,22 +33,26 @@ def report(diags: list[Diagnostic], fmt: str) -> None:
     click.echo(text, err=fmt != "json" and has_errors(diags))
 
 
-env_option = click.option("--env", "env", default=None, help="Environment (default: base.yaml's default_environment).")
-lint_option = click.option("--lint/--no-lint", default=True, show_default=True, help="Run cfn-lint on the templates.")
+lint_option = click.option("--lint/--no-lint", default=True, show_default=True,
+                           help="Run cfn-lint on the compiled templates (results cached by template hash).")
 
 
 @click.command()
 @env_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: file:line:col lines; json: a list of findings.")
 @lint_option
 @click.pass_context
 def validate(ctx: click.Context, env: str | None, fmt: str, lint: bool) -> None:
-    """Check the config tree: every file, every environment (or one with --env). Exit 0 or 1."""
-    config_dir = Path(ctx.obj["config_dir"])
+    """Check the config tree: every file, every environment (or one with --env). Exit 0 or 1.
+
+    Example: dmsctl validate --env staging --no-lint
+    """
+    tree = config_dir(ctx)
     if env is None:
-        diags = validate_all(config_dir, linter(lint))
+        diags = validate_all(tree, linter(lint))
     else:
-        diags = list(compile_tree(config_dir, env, linter(lint)).diagnostics)
+        diags = list(compile_tree(tree, env, linter(lint)).diagnostics)
     report(diags, fmt)
     ctx.exit(1 if has_errors(diags) else 0)
 
@@ -49,12 +62,16 @@ def validate(ctx: click.Context, env: str | None, fmt: str, lint: bool) -> None:
 @click.option("--out", "out_dir", default="build", show_default=True, type=click.Path(file_okay=False),
               help="Where to write templates, mappings and the manifest (under <out>/<env>/).")
 @click.option("--stats", is_flag=True, help="Print the headroom left against AWS size limits.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: a summary line; json: the findings as JSON.")
 @lint_option
 @click.pass_context
 def compile_(ctx: click.Context, env: str | None, out_dir: str, stats: bool, fmt: str, lint: bool) -> None:
-    """Validate, then write CloudFormation templates and TableMappings for one environment."""
-    result = compile_tree(Path(ctx.obj["config_dir"]), env, linter(lint))
+    """Validate, then write CloudFormation templates and TableMappings for one environment.
+
+    Example: dmsctl compile --env prod --out build/ --stats
+    """
+    result = compile_tree(config_dir(ctx), env, linter(lint))
     if not result.ok:
         report(list(result.diagnostics), fmt)
         ctx.exit(1)
@@ -67,7 +84,7 @@ def compile_(ctx: click.Context, env: str | None, out_dir: str, stats: bool, fmt
     else:
         if result.diagnostics:
             click.echo(format_text(result.diagnostics))
-        tree = result.tree
+        tree = result.require_tree()
         tasks = len(tree.tasks())
         click.echo(f"compiled {tree.env} ({tree.account_id}, {tree.region}): {len(tree.stacks)} stacks, "
                    f"{tasks} tasks -> {target}")

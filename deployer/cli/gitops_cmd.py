@@ -9,16 +9,17 @@ from pathlib import Path
 
 import click
 
-from compiler import codeowners as co
-from compiler.bootstrap import BootstrapError, bootstrap_body
-from compiler.config import RawTree, read_tree, resolve
-from compiler.diagnostics import format_text, has_errors
-from compiler.render import RenderError
-from deployer.errors import ConfigError
+from dmsctl.compiler import codeowners as co
+from dmsctl.compiler.bootstrap import BootstrapError, bootstrap_body
+from dmsctl.compiler.config import RawTree, read_tree, resolve
+from dmsctl.compiler.diagnostics import format_text, has_errors
+from dmsctl.compiler.render import RenderError
+from dmsctl.deployer.cli.context import config_dir, env_option, repository_root
+from dmsctl.deployer.errors import ConfigError
 
 
-def _raw(config_dir: str) -> RawTree:
-    raw = read_tree(Path(config_dir))
+def _raw(ctx: click.Context) -> RawTree:
+    raw = read_tree(config_dir(ctx))
     if raw.base is None or has_errors(raw.diagnostics):
         click.echo(format_text(list(raw.diagnostics)), err=True)
         raise ConfigError("the configuration has errors (see `dmsctl validate`)")
@@ -27,15 +28,20 @@ def _raw(config_dir: str) -> RawTree:
 
 @click.command()
 @click.option("--check", is_flag=True, help="Exit 1 if the file is not what would be generated (CI).")
-@click.option("--out", "out", default=co.PATH, show_default=True, type=click.Path(dir_okay=False),
-              help="The CODEOWNERS file; its directory's parent is the repository root.")
+@click.option("--out", "out", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help=f"The CODEOWNERS file; its directory's parent is the repository root. "
+                   f"Default: {co.PATH} next to the config tree.")
 @click.pass_context
-def codeowners(ctx: click.Context, check: bool, out: str) -> None:
-    """Generate .github/CODEOWNERS: team files to their owners, the rest to platform_owners."""
-    path = Path(out)
+def codeowners(ctx: click.Context, check: bool, out: str | None) -> None:
+    """Generate .github/CODEOWNERS: team files to their owners, the rest to platform_owners.
+
+    Example: dmsctl codeowners --check
+    """
+    path = Path(out) if out else repository_root(ctx) / co.PATH
+    out = str(path) if out else os.path.relpath(path)
     root = path.resolve().parent.parent
-    config_dir = Path(os.path.relpath(Path(ctx.obj["config_dir"]).resolve(), root)).as_posix()
-    text = co.codeowners(_raw(ctx.obj["config_dir"]), config_dir)
+    tree_path = Path(os.path.relpath(config_dir(ctx).resolve(), root)).as_posix()
+    text = co.codeowners(_raw(ctx), tree_path)
     current = path.read_text() if path.is_file() else None
     if check:
         if current == text:
@@ -52,11 +58,14 @@ def codeowners(ctx: click.Context, check: bool, out: str) -> None:
 
 
 @click.command("bootstrap-template")
-@click.option("--env", "env", default=None, help="Environment (default: base.yaml's default_environment).")
+@env_option
 @click.pass_context
 def bootstrap_template(ctx: click.Context, env: str | None) -> None:
-    """Print the bootstrap stack (GitHub OIDC + plan and deploy roles) for an admin to deploy once."""
-    raw = _raw(ctx.obj["config_dir"])
+    """Print the bootstrap stack (GitHub OIDC + plan and deploy roles) for an admin to deploy once.
+
+    Example: dmsctl bootstrap-template --env prod > bootstrap-prod.yaml
+    """
+    raw = _raw(ctx)
     config, diags = resolve(raw, env or raw.default_environment() or "")
     if config is None or has_errors(diags):
         click.echo(format_text(diags), err=True)
@@ -70,12 +79,13 @@ def bootstrap_template(ctx: click.Context, env: str | None) -> None:
 @click.command()
 @click.pass_context
 def environments(ctx: click.Context) -> None:
-    """Print base.yaml's environments as JSON (the CI matrix): name, account and region."""
-    envs = _raw(ctx.obj["config_dir"]).base.data["environments"]
+    """Print base.yaml's environments as JSON (the CI matrix): name, account and region.
+
+    Example: dmsctl environments
+    """
+    raw = _raw(ctx)
+    data = raw.base.data if raw.base is not None else {}
+    envs = data.get("environments", {}) if isinstance(data, dict) else {}
     click.echo(json.dumps([{"environment": name, "account_id": e["account_id"], "region": e["region"]}
                            for name, e in sorted(envs.items())]))
 
-
-def register(cli: click.Group) -> None:
-    for command in (codeowners, bootstrap_template, environments):
-        cli.add_command(command)

@@ -8,23 +8,27 @@ from dataclasses import asdict
 
 import click
 
-from deployer import runs
-from deployer.cli.aws_options import aws_options, compiled, gateway, use_color
-from deployer.errors import DmsctlError
-from deployer.progress import NullSink, PlainSink, Progress, RichSink
+from dmsctl.deployer import runs
+from dmsctl.deployer.cli.aws_options import aws_options, compiled, gateway
+from dmsctl.deployer.cli.context import config_dir, env_option, no_color_option, use_color
+from dmsctl.deployer.errors import DmsctlError
+from dmsctl.deployer.progress import NullSink, PlainSink, Progress, RichSink
 
 
 def _options(f):
-    f = click.option("--config-dir", "config_dir", type=click.Path(file_okay=False), default=None,
-                     help="The config tree (default: dmsctl --config-dir, i.e. configs).")(f)
-    f = click.option("--env", "env", default=None, help="Environment (default: base.yaml's default_environment).")(f)
+    f = env_option(f)
     f = click.argument("ref", metavar="TEAM/TASK")(f)
     return f
 
 
-def _resolve(ctx: click.Context, config_dir: str | None, env: str | None, ref: str):
+def _format_option(f):
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                        help="text: a table; json: the records as JSON.")(f)
+
+
+def _resolve(ctx: click.Context, env: str | None, ref: str):
     """Compile the config (no cfn-lint: nothing is deployed) and find TEAM/TASK in it."""
-    result = compiled(config_dir or ctx.obj["config_dir"], env, lint=False)
+    result = compiled(config_dir(ctx), env, lint=False)
     return result, runs.RunTarget.from_compiled(result, ref)
 
 
@@ -46,15 +50,18 @@ def _table(headers: list[str], rows: list[list[str]], right: Collection[int] = (
               help="Seconds to wait for the task to finish its load or CDC window.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: print the run's result at the end instead of progress lines.")
-@click.option("--no-color", is_flag=True)
+@no_color_option
 @aws_options
 @click.pass_context
-def run(ctx, ref, env, config_dir, at, timeout, fmt, no_color, endpoint_url, profile, max_attempts) -> None:
+def run(ctx, ref, env, at, timeout, fmt, no_color, endpoint_url, profile, max_attempts) -> None:
     """Run a scheduled task once, now or at --at: an export into a new dated folder, or one CDC window
-    from the last checkpoint. Exit 0 on success, 1 otherwise (with the reason)."""
+    from the last checkpoint. Exit 0 on success, 1 otherwise (with the reason).
+
+    Example: dmsctl run food/recipes-export --env staging --at 2026-11-01T02:00:00Z
+    """
     when = runs.parse_time(at) if at else runs.utc_now()
-    result, target = _resolve(ctx, config_dir, env, ref)
-    gw = gateway(result.tree.region, read_only=False, endpoint_url=endpoint_url, profile=profile,
+    result, target = _resolve(ctx, env, ref)
+    gw = gateway(result.require_tree().region, read_only=False, endpoint_url=endpoint_url, profile=profile,
                  max_attempts=max_attempts)
     color = use_color(no_color)
     sink = NullSink() if fmt == "json" else (RichSink() if color else PlainSink(echo=click.echo))
@@ -102,18 +109,21 @@ def _summary(r: runs.RunResult, target: runs.RunTarget) -> str:
 # -- dmsctl checkpoints / metrics ----------------------------------------------------------------------------
 def _read_gateway(result, endpoint_url, profile, max_attempts):
     # Read-only: these commands only Get and Query the state table.
-    return gateway(result.tree.region, read_only=True, endpoint_url=endpoint_url, profile=profile,
+    return gateway(result.require_tree().region, read_only=True, endpoint_url=endpoint_url, profile=profile,
                    max_attempts=max_attempts)
 
 
 @click.command("checkpoints")
 @_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_format_option
 @aws_options
 @click.pass_context
-def checkpoints(ctx, ref, env, config_dir, fmt, endpoint_url, profile, max_attempts) -> None:
-    """The task's checkpoints: the latest, then one per successful run, newest first."""
-    result, target = _resolve(ctx, config_dir, env, ref)
+def checkpoints(ctx, ref, env, fmt, endpoint_url, profile, max_attempts) -> None:
+    """The task's checkpoints: the latest, then one per successful run, newest first.
+
+    Example: dmsctl checkpoints growth/users-incremental --env prod
+    """
+    result, target = _resolve(ctx, env, ref)
     gw = _read_gateway(result, endpoint_url, profile, max_attempts)
     log = runs.read_checkpoints(gw, target.state_table, target.task_id)
     if fmt == "json":
@@ -131,12 +141,15 @@ def checkpoints(ctx, ref, env, config_dir, fmt, endpoint_url, profile, max_attem
 
 @click.command("metrics")
 @_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_format_option
 @aws_options
 @click.pass_context
-def metrics(ctx, ref, env, config_dir, fmt, endpoint_url, profile, max_attempts) -> None:
-    """Inserts, updates and deletes per table of each successful incremental run, newest first."""
-    result, target = _resolve(ctx, config_dir, env, ref)
+def metrics(ctx, ref, env, fmt, endpoint_url, profile, max_attempts) -> None:
+    """Inserts, updates and deletes per table of each successful incremental run, newest first.
+
+    Example: dmsctl metrics growth/users-incremental --env prod --format json
+    """
+    result, target = _resolve(ctx, env, ref)
     gw = _read_gateway(result, endpoint_url, profile, max_attempts)
     all_runs = runs.read_metrics(gw, target.state_table, target.task_id)
     kinds = ("inserts", "updates", "deletes", "full_load_rows")
@@ -160,8 +173,3 @@ def metrics(ctx, ref, env, config_dir, fmt, endpoint_url, profile, max_attempts)
     click.echo(_table(["RUN", "WINDOW START", "WINDOW END", "TABLE", "INSERTS", "UPDATES", "DELETES"], rows,
                       right={4, 5, 6}))
 
-
-def register(cli: click.Group) -> None:
-    cli.add_command(run)
-    cli.add_command(checkpoints)
-    cli.add_command(metrics)

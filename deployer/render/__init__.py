@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-from deployer.plan import Plan
-from deployer.render.json_render import render_json
-from deployer.render.markdown import render_markdown
-from deployer.render.text import render_text
+from dmsctl.deployer.plan import Plan
+from dmsctl.deployer.render.json_render import render_json
+from dmsctl.deployer.render.markdown import render_markdown
+from dmsctl.deployer.render.text import render_text
 
 FORMATS = ("text", "markdown", "json")
 

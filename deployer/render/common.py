@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deployer.plan import (
+from dmsctl.deployer.plan import (
     ADD,
     CREATE,
     DELETE,
@@ -94,7 +94,7 @@ def summary_line(plan: Plan) -> str:
 
 
 def _group(noun: str, counts: list[tuple[int, str]]) -> str:
-    parts = []
+    parts: list[str] = []
     for n, verb in counts:
         if n:
             parts.append(f"{plural(n, noun)} to {verb}" if not parts else f"{n} to {verb}")

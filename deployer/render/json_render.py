@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deployer.plan import Plan
+from dmsctl.deployer.plan import Plan
 
 
 def render_json(plan: Plan) -> str:

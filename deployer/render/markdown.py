@@ -12,8 +12,8 @@ import html
 import re
 from collections import Counter
 
-from deployer.plan import NONE, Check, Plan, StackChange, StackStep, Step
-from deployer.render.common import (
+from dmsctl.deployer.plan import NONE, Check, Plan, StackChange, StackStep, Step
+from dmsctl.deployer.render.common import (
     changed_stacks,
     disruptions,
     location,
@@ -23,7 +23,7 @@ from deployer.render.common import (
     title,
     verdict,
 )
-from deployer.render.text import stack_lines
+from dmsctl.deployer.render.text import stack_lines
 
 DEFAULT_HINT = "the plan.json artifact of this run"
 NAMES_LIMIT = 10  # names listed per warning line before "and N more"
@@ -208,9 +208,9 @@ def _abbreviated(plan: Plan, head: str, stacks: list[StackChange], hint: str, li
     for stack in stacks:
         text = section(stack)
         if used + len(text) + 2 > limit:
-            text = _shortened(stack, limit - used - 2)
-            if text:
-                kept.append(text)
+            short = _shortened(stack, limit - used - 2)
+            if short:
+                kept.append(short)
                 shortened = 1
             break
         kept.append(text)

@@ -6,7 +6,7 @@ Marks: `+` add/create, `-` remove/delete, `~` update, `-/+` replace, `↻` table
 
 from __future__ import annotations
 
-from deployer.plan import (
+from dmsctl.deployer.plan import (
     NONE,
     PAUSE_TASK,
     REPLACE,
@@ -18,7 +18,7 @@ from deployer.plan import (
     Step,
     TaskChange,
 )
-from deployer.render.common import (
+from dmsctl.deployer.render.common import (
     SYMBOLS,
     changed_stacks,
     disruptions,

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from deployer.gateway import Gateway
-from deployer.progress import Progress
-from deployer.runs.export import run_export
-from deployer.runs.incremental import run_incremental
-from deployer.runs.model import (
+from dmsctl.compiler.model import Schedule
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.progress import Progress
+from dmsctl.deployer.runs.export import run_export
+from dmsctl.deployer.runs.incremental import run_incremental
+from dmsctl.deployer.runs.model import (
     DEFAULT_TIMEOUTS,
     RunError,
     RunFailed,
@@ -27,7 +28,6 @@ from deployer.runs.model import (
     RunResult,
     RunTarget,
     RunTimeouts,
-    Schedule,
     TableCount,
     UnknownTask,
     find_task,
@@ -35,7 +35,7 @@ from deployer.runs.model import (
     parse_time,
     utc_now,
 )
-from deployer.runs.state import (
+from dmsctl.deployer.runs.state import (
     Checkpoint,
     CheckpointLog,
     RunMetrics,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from deployer.progress import NullSink, Progress
+from dmsctl.deployer.progress import NullSink, Progress
 
 
 def new_run_id(at: datetime) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from deployer.errors import AwsError
-from deployer.gateway import Gateway
-from deployer.live import STATS_PAGE
-from deployer.runs.model import CONNECTION_POLL, TASK_POLL, RunRefused, TableCount
+from dmsctl.deployer.errors import AwsError
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.live import STATS_PAGE
+from dmsctl.deployer.runs.model import CONNECTION_POLL, TASK_POLL, RunRefused, TableCount
 
 STARTABLE = frozenset({"ready", "stopped", "failed"})
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from deployer.errors import DmsctlError
-from deployer.gateway import Gateway
-from deployer.progress import Progress
-from deployer.runs import dms, state
-from deployer.runs.common import Emitter, new_run_id
-from deployer.runs.model import (
+from dmsctl.deployer.errors import DmsctlError
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.progress import Progress
+from dmsctl.deployer.runs import dms, state
+from dmsctl.deployer.runs.common import Emitter, new_run_id
+from dmsctl.deployer.runs.model import (
     DEFAULT_TIMEOUTS,
     RunFailed,
     RunRefused,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from compiler import naming
-from compiler.build import CompiledTask, CompileResult
-from deployer.errors import DmsctlError
+from dmsctl.compiler import naming
+from dmsctl.compiler.build import CompiledTask, CompileResult
+from dmsctl.compiler.model import Schedule
+from dmsctl.deployer.errors import DmsctlError
 
 OUTPUTS = ("dated", "timestamped")
 
@@ -35,28 +37,10 @@ class UnknownTask(DmsctlError):
 
 # -- what a run is about --------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Schedule:
-    expression: str
-    output: str | None = None  # dated | timestamped (export tasks); None for incremental tasks
-
-
-def schedule_of(task: CompiledTask) -> Schedule | None:
-    """The task's schedule as the compiler emits it (`task.schedule`), or None."""
-    raw = getattr(task, "schedule", None)
-    if raw is None:
-        return None
-    if isinstance(raw, dict):
-        return Schedule(str(raw.get("expression", "")), raw.get("output"))
-    return Schedule(str(getattr(raw, "expression", "")), getattr(raw, "output", None))
-
-
-def cdc_start_time_of(task: CompiledTask) -> str | None:
-    return getattr(task, "cdc_start_time", None)
-
-
-@dataclass(frozen=True)
 class RunTarget:
-    """One task of one environment, and every name a run of it uses."""
+    """One task of one environment, and every name a run of it uses. `schedule` and `cdc_start_time` are
+    the compiled task's (from_compiled): a compiler model.Schedule, whose output is dated | timestamped
+    for an export task and None for an incremental one."""
 
     env: str
     resource_prefix: str
@@ -68,12 +52,11 @@ class RunTarget:
 
     @classmethod
     def from_compiled(cls, result: CompileResult, ref: str) -> RunTarget:
-        tree, config = result.tree, result.config
-        assert tree is not None and config is not None
+        tree, config = result.require_tree(), result.require_config()
         task = find_task(result, ref)
         return cls(env=tree.env, resource_prefix=tree.resource_prefix, root_prefix=config.base.root_prefix,
-                   bucket=tree.datalake_bucket, task=task, schedule=schedule_of(task),
-                   cdc_start_time=cdc_start_time_of(task))
+                   bucket=tree.datalake_bucket, task=task, schedule=task.schedule,
+                   cdc_start_time=task.cdc_start_time)
 
     @property
     def ref(self) -> str:
@@ -107,8 +90,7 @@ class RunTarget:
 
 def find_task(result: CompileResult, ref: str) -> CompiledTask:
     """The compiled task named TEAM/TASK; UnknownTask lists what exists."""
-    tree = result.tree
-    assert tree is not None
+    tree = result.require_tree()
     team, sep, name = ref.partition("/")
     by_team: dict[str, dict[str, CompiledTask]] = {}
     for t in tree.tasks():
@@ -197,9 +179,9 @@ class RunResult:
     checkpoint_before: str | None = None
     checkpoint_after: str | None = None
     message: str = ""
-    totals: dict = field(init=False, compare=False)
+    totals: dict[str, int] = field(init=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "totals", {k: sum(getattr(t, k) for t in self.tables)
                                             for k in ("full_load_rows", "inserts", "updates", "deletes")})
 
@@ -207,7 +189,7 @@ class RunResult:
     def ok(self) -> bool:
         return self.status == "succeeded"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["tables"] = [asdict(t) for t in self.tables]
         return out

@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from compiler import naming
-from deployer.errors import AwsError
-from deployer.gateway import Gateway
-from deployer.lock import Lock
-from deployer.runs.model import RunFailed, RunRefused, TableCount
+from dmsctl.compiler import naming
+from dmsctl.deployer.errors import AwsError
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.lock import Lock
+from dmsctl.deployer.runs.model import RunFailed, RunRefused, TableCount
 
 LATEST = "latest"
 HISTORY = "run#"

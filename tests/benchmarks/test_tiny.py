@@ -6,8 +6,8 @@ import json
 
 from benchmarks.__main__ import main
 from benchmarks.generate import add_table, change_setting, generate
-from compiler.build import compile_tree, validate_all
-from compiler.diagnostics import has_errors
+from dmsctl.compiler.build import compile_tree, validate_all
+from dmsctl.compiler.diagnostics import has_errors
 
 
 def _files(root):

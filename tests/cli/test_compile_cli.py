@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from deployer.cli import cli
+from dmsctl.deployer.cli import cli
 from tests.helpers import EXAMPLES, minimal_team, write_tree
 
 
@@ -85,7 +85,7 @@ def test_unknown_environment_is_a_clear_error():
 
 
 def test_unexpected_exceptions_print_one_line_without_debug(monkeypatch):
-    import deployer.cli.compile_cmd as cmd
+    import dmsctl.deployer.cli.compile_cmd as cmd
 
     def boom(*a, **k):
         raise RuntimeError("kaboom")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler import limits, render
-from compiler.build import compile_tree, validate_all
-from compiler.diagnostics import Diagnostic, Severity, format_json
-from compiler.lint import Linter
+from dmsctl.compiler import limits, render
+from dmsctl.compiler.build import compile_tree, validate_all
+from dmsctl.compiler.diagnostics import Diagnostic, Severity, format_json
+from dmsctl.compiler.lint import Linter
 from tests.helpers import MINIMAL_BASE, minimal_team, write_tree
 
 # A team file written like the examples (flow-style tables), so every line is easy to point at.

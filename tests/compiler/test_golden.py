@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from compiler import output
-from compiler.build import compile_tree
-from compiler.lint import Linter
+from dmsctl.compiler import output
+from dmsctl.compiler.build import compile_tree
+from dmsctl.compiler.lint import Linter
 from tests.helpers import EXAMPLES, GOLDEN, compare_golden
 
 

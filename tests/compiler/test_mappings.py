@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from compiler import naming
-from compiler.build import compile_tree
-from compiler.mappings import build_mappings, escape_wildcards
-from compiler.model import Table, Task
+from dmsctl.compiler import naming
+from dmsctl.compiler.build import compile_tree
+from dmsctl.compiler.mappings import build_mappings, escape_wildcards
+from dmsctl.compiler.model import Table, Task
 from tests.helpers import minimal_team, write_tree
 
 
@@ -88,7 +88,7 @@ def test_paused_tables_are_left_out_of_the_mapping(tmp_path):
 def test_an_export_task_renames_schemas_below_its_dated_folder():
     """A scheduled full-load task writes through its export endpoint (BucketFolder <root>/<team>/export/<task>/
     <date>): its schemas are renamed to <source>/<schema>, its tables to <table>/<version> as always."""
-    from compiler.model import Schedule
+    from dmsctl.compiler.model import Schedule
 
     table = Table("app", "t_1", "v202001010000")
     export = Task(name="nightly", source="db", instance="main", target="s3-10min", migration_type="full-load",

@@ -21,10 +21,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler import naming, output
-from compiler import settings as task_settings
-from compiler.build import CompileResult, compile_tree, validate_all
-from compiler.diagnostics import Diagnostic
+from dmsctl.compiler import naming, output
+from dmsctl.compiler import settings as task_settings
+from dmsctl.compiler.build import CompileResult, compile_tree, validate_all
+from dmsctl.compiler.diagnostics import Diagnostic
 from tests.helpers import EXAMPLES, MINIMAL_BASE, minimal_team, write_tree
 
 FAST = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

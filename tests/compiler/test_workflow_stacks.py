@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from compiler import naming, workflows
-from compiler.build import compile_tree
-from compiler.lint import Linter
+from dmsctl.compiler import naming, workflows
+from dmsctl.compiler.build import compile_tree
+from dmsctl.compiler.lint import Linter
 from tests.helpers import minimal_team, write_tree
 
 

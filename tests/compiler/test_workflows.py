@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from compiler import workflows
-from compiler.workflows import WorkflowSpec
+from dmsctl.compiler import workflows
+from dmsctl.compiler.workflows import WorkflowSpec
 from tests.compiler.asl_runner import FakeAws, client_error, run, substitute
 
 TASK_ID = "dmsctl-food-recipes-export"

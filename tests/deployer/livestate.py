@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from compiler.build import HASH_OUTPUT, CompiledTree
-from deployer.live import LiveStack, LiveState, LiveTask
+from dmsctl.compiler.build import HASH_OUTPUT, CompiledTree
+from dmsctl.deployer.live import LiveStack, LiveState, LiveTask
 
 
 def deployed(tree: CompiledTree, status: str = "running", statuses: dict | None = None,

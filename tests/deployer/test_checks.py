@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from compiler.diagnostics import Diagnostic
-from deployer import checks as C
-from deployer import plan as P
-from deployer.live import LiveState, LiveTask, TableStat
+from dmsctl.compiler.diagnostics import Diagnostic
+from dmsctl.deployer import checks as C
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.live import LiveState, LiveTask, TableStat
 
 
 def task(ident="dmsctl-a-t", action=P.UPDATE, tables=(), **kw) -> P.TaskChange:

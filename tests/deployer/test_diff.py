@@ -6,11 +6,11 @@ import copy
 
 import yaml
 
-from compiler.build import compile_tree
-from deployer import plan as P
-from deployer.diff import diff
-from deployer.planner import intermediate_stacks
-from deployer.steps import StackTemplates, build_steps
+from dmsctl.compiler.build import compile_tree
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.diff import diff
+from dmsctl.deployer.planner import intermediate_stacks
+from dmsctl.deployer.steps import StackTemplates, build_steps
 from tests.deployer.livestate import deployed, with_task
 from tests.helpers import EXAMPLES, write_tree
 

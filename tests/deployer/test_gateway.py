@@ -9,8 +9,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from deployer.errors import AwsError, ReadOnlyViolation
-from deployer.gateway import Gateway, is_read
+from dmsctl.deployer.errors import AwsError, ReadOnlyViolation
+from dmsctl.deployer.gateway import Gateway, is_read
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from deployer.errors import AwsError
-from deployer.live import prefixes_with_objects
+from dmsctl.deployer.errors import AwsError
+from dmsctl.deployer.live import prefixes_with_objects
 
 
 class FakeS3:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from deployer import plan as P
-from deployer.apply import Applier, Timeouts
-from deployer.checks import Flags
-from deployer.gateway import Gateway
-from deployer.progress import NullSink, Progress
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.apply import Applier, Timeouts
+from dmsctl.deployer.checks import Flags
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.progress import NullSink, Progress
 from tests.helpers import EXAMPLES, write_tree
 
 BUCKET = "acme-datalake-staging"
@@ -128,8 +128,8 @@ def state_table_writes(calls) -> list[str]:
 
 def make_lock(harness, cfg: Path):
     """The environment's lock, as `Applier` builds it (wall-clock expiry, like every real run)."""
-    from compiler import naming
-    from deployer.lock import Lock
+    from dmsctl.compiler import naming
+    from dmsctl.deployer.lock import Lock
 
     tree_ = harness.compile(cfg).tree
     return Lock(harness.gateway(read_only=False), naming.lock_table(tree_.resource_prefix), tree_.env)

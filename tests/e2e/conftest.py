@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.build import compile_tree
-from deployer.apply import Applier, Timeouts
-from deployer.gateway import Gateway
-from deployer.planner import make_plan
-from deployer.progress import NullSink, Progress
+from dmsctl.compiler.build import compile_tree
+from dmsctl.deployer.apply import Applier, Timeouts
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.planner import make_plan
+from dmsctl.deployer.progress import NullSink, Progress
 
 
 class Harness:
@@ -30,14 +30,14 @@ class Harness:
         return result
 
     def plan(self, config_dir, env="staging", flags=None):
-        from deployer.checks import Flags
+        from dmsctl.deployer.checks import Flags
 
         gw = self.gateway(read_only=True)
         planned = make_plan(self.compile(config_dir, env), gw, flags or Flags())
         return planned, gw
 
     def apply(self, config_dir, env="staging", flags=None, **kw):
-        from deployer.checks import Flags
+        from dmsctl.deployer.checks import Flags
 
         gw = self.gateway(read_only=False)
         progress = Progress(sink=NullSink(), monotonic=lambda: self.sandbox.clock.now().timestamp())
@@ -65,7 +65,7 @@ def shared_botocore_loader(sandbox, monkeypatch):
     import botocore.loaders
     import botocore.session
 
-    from deployer import gateway
+    from dmsctl.deployer import gateway
 
     if not _LOADER:
         _LOADER.append(botocore.loaders.create_loader())

@@ -13,10 +13,10 @@ import types
 import pytest
 from click.testing import CliRunner
 
-from deployer import task_control
-from deployer.cli import apply_cmd
-from deployer.cli.main import cli
-from deployer.gateway import Gateway
+from dmsctl.deployer import task_control
+from dmsctl.deployer.cli import apply_cmd
+from dmsctl.deployer.cli.main import cli
+from dmsctl.deployer.gateway import Gateway
 from tests.e2e.apply_helpers import (
     BUCKET,
     add_growth_table,

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from deployer import task_control
-from deployer.apply import Applier
-from deployer.cli.main import cli
-from deployer.lock import Lock, LockHeld
+from dmsctl.deployer import task_control
+from dmsctl.deployer.apply import Applier
+from dmsctl.deployer.cli.main import cli
+from dmsctl.deployer.lock import Lock, LockHeld
 from tests.e2e.apply_helpers import (
     BUCKET,
     SETTLE,

@@ -14,13 +14,13 @@ import types
 import botocore.endpoint
 import pytest
 
-from deployer import task_control
-from deployer.apply import Applier, PlanRefused, StalePlan, Timeouts
-from deployer.checks import Flags
-from deployer.errors import AwsError
-from deployer.gateway import Gateway
-from deployer.lock import LockHeld
-from deployer.stack_deploy import StackFailure
+from dmsctl.deployer import task_control
+from dmsctl.deployer.apply import Applier, PlanRefused, StalePlan, Timeouts
+from dmsctl.deployer.checks import Flags
+from dmsctl.deployer.errors import AwsError
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.lock import LockHeld
+from dmsctl.deployer.stack_deploy import StackFailure
 from tests.e2e.apply_helpers import (
     BUCKET,
     add_growth_table,

@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from deployer import plan as P
-from deployer.checks import Flags
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.checks import Flags
 from tests.e2e.apply_helpers import (
     SETTLE,
     add_growth_table,

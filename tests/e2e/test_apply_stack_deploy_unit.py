@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deployer import stack_deploy
-from deployer.stack_deploy import StackFailure
+from dmsctl.deployer import stack_deploy
+from dmsctl.deployer.stack_deploy import StackFailure
 
 STACK = "dmsctl-team-food"
 

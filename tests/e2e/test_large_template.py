@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compiler.limits import TEMPLATE_INLINE_MAX
+from dmsctl.compiler.limits import TEMPLATE_INLINE_MAX
 from tests.helpers import minimal_team, write_tree
 
 

@@ -6,8 +6,8 @@ import copy
 
 import yaml
 
-from deployer import plan as P
-from deployer.checks import Flags
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.checks import Flags
 from tests.helpers import EXAMPLES, write_tree
 
 

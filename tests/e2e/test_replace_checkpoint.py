@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from deployer import plan as P
-from deployer.apply import Applier
-from deployer.checks import Flags
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.apply import Applier
+from dmsctl.deployer.checks import Flags
 from tests.e2e.apply_helpers import Crash, applier, deploy_examples, tasks, tree
 
 pytestmark = pytest.mark.usefixtures("shared_botocore_loader")

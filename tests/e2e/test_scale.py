@@ -3,9 +3,9 @@ through S3), plans and applies on the sandbox; one table added later touches one
 
 from __future__ import annotations
 
-from compiler import limits
-from compiler.build import compile_tree
-from compiler.diagnostics import Severity
+from dmsctl.compiler import limits
+from dmsctl.compiler.build import compile_tree
+from dmsctl.compiler.diagnostics import Severity
 from tests.helpers import minimal_team, write_tree
 
 TABLES, TASKS = 10_000, 8

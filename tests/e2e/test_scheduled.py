@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from deployer.progress import NullSink, Progress
-from deployer.runs import RunTarget, run_task
+from dmsctl.deployer.progress import NullSink, Progress
+from dmsctl.deployer.runs import RunTarget, run_task
 from tests.e2e.apply_helpers import BUCKET, deploy_examples, tasks, tree
 
 pytestmark = pytest.mark.usefixtures("shared_botocore_loader")
@@ -118,7 +118,7 @@ def test_the_deployed_incremental_state_machine_runs_three_windows(harness, sand
     stores the checkpoint and per-table counts; the counts add up to what the source committed."""
     from datetime import timedelta
 
-    from deployer.runs import read_checkpoints, read_metrics
+    from dmsctl.deployer.runs import read_checkpoints, read_metrics
 
     sandbox.put_s3_object(BUCKET, "README", "the lake")
     cfg = tree(tmp_path / "cfg", _incremental)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.apply import STOPPED_POLL_MAX
-from deployer.gateway import Gateway
+from dmsctl.deployer.apply import STOPPED_POLL_MAX
+from dmsctl.deployer.gateway import Gateway
 from tests.e2e.apply_helpers import deploy_examples, tree, tune_foodsearch
 
 pytestmark = pytest.mark.usefixtures("shared_botocore_loader")

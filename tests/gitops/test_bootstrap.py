@@ -9,11 +9,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from compiler import naming
-from compiler.bootstrap import bootstrap_body, render_bootstrap
-from compiler.build import compile_tree
-from compiler.lint import Linter
-from deployer.cli import cli
+from dmsctl.compiler import naming
+from dmsctl.compiler.bootstrap import bootstrap_body, render_bootstrap
+from dmsctl.compiler.build import compile_tree
+from dmsctl.compiler.lint import Linter
+from dmsctl.deployer.cli import cli
 from tests.helpers import EXAMPLES, MINIMAL_BASE, write_tree
 
 ENVS = ("staging", "prod")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deployer.cli.plan_cmd import render
+from dmsctl.deployer.cli.plan_cmd import render
 from tests.gitops.workflows import load, step
 from tests.render import plans
 

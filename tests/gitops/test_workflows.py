@@ -9,11 +9,30 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.gitops.workflows import WORKFLOWS, load, run_step, step
+from tests.gitops.workflows import (
+    DEPENDABOT,
+    LOCK,
+    LOCK_DIR,
+    LOCK_IN,
+    PINNED_USES,
+    PRE_COMMIT_HOOKS,
+    PYPROJECT,
+    WORKFLOWS,
+    canonical,
+    load,
+    read_lock,
+    run_script,
+    run_step,
+    runtime_dependencies,
+    step,
+    uses_lines,
+)
 from tests.helpers import EXAMPLES, REPO
 
 ALLOWED_PERMISSIONS = {("contents", "read"), ("id-token", "write"), ("pull-requests", "write")}
@@ -54,29 +73,43 @@ def test_events_and_permissions_are_minimal(path):
         assert ("id-token" in perms) == any(u.startswith(ROLE_STEP) for u in uses), name
         assert ("pull-requests" in perms) == any(u.startswith(COMMENT_STEP) for u in uses), name
         for u in uses:
-            assert re.search(r"@(v\d+(\.\d+)*|[0-9a-f]{40})$", u), f"{name}: {u} is not pinned to a version"
+            assert re.search(r"@[0-9a-f]{40}$", u), f"{name}: {u} is not pinned to a commit"
 
 
 def test_tests_run_on_every_push_and_pull_request_with_the_readme_command():
     doc = load("test.yml")
     assert doc["on"] == {"push": None, "pull_request": None}
     runs = [s.get("run", "") for s in doc["jobs"]["test"]["steps"]]
-    assert "make test" in runs and any("codeowners --check" in r for r in runs)
+    assert "make test" in runs and "make lint" in runs and any("codeowners --check" in r for r in runs)
     assert "make test" in (REPO / "README.md").read_text()
+
+
+def test_tests_run_on_the_oldest_and_the_newest_supported_python():
+    job = load("test.yml")["jobs"]["test"]
+    matrix = job["strategy"]["matrix"]
+    assert matrix == {"python-version": ["3.11", "3.13"]}
+    assert job["strategy"]["fail-fast"] is False, "one version failing still reports the other"
+    assert step(job, uses="actions/setup-python@")["with"]["python-version"] == "${{ matrix.python-version }}"
+    assert job["permissions"] == {"contents": "read"}
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    assert project["requires-python"] == f">={matrix['python-version'][0]}"
+    classified = [c.rsplit(" :: ", 1)[1] for c in project["classifiers"]
+                  if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    assert max(classified, key=lambda v: tuple(map(int, v.split(".")))) == matrix["python-version"][-1]
 
 
 def test_plan_runs_on_pull_requests_touching_the_tree():
     on = load("plan.yml")["on"]
     assert set(on) == {"pull_request"}
-    dirs = ("configs", "templates", "schemas", "compiler", "deployer")
-    assert set(on["pull_request"]["paths"]) == {f"{d}/**" for d in dirs}
+    dirs = ("configs", "templates", "schemas", "compiler", "deployer", "src", "requirements")
+    assert set(on["pull_request"]["paths"]) == {f"{d}/**" for d in dirs} | {"pyproject.toml"}
 
 
 def test_deploy_is_one_protected_job_per_environment_staging_first():
     doc = load("deploy.yml")
     assert doc["on"]["push"]["branches"] == ["main"]
     jobs = doc["jobs"]
-    envs = json.loads(subprocess.run([sys.executable, "-m", "deployer.cli", "--config-dir", str(EXAMPLES),
+    envs = json.loads(subprocess.run([sys.executable, "-m", "dmsctl.deployer.cli", "--config-dir", str(EXAMPLES),
                                       "environments"], capture_output=True, text=True, check=True).stdout)
     assert {job["environment"] for job in jobs.values()} == {e["environment"] for e in envs}
     groups = set()
@@ -106,6 +139,8 @@ esac | jq -r "$filter"'''
     ("abc", [], False),  # this commit is the head of main
     ("def", ["docs/ONBOARDING.md"], False),  # newer commits, but none triggers a deploy
     ("def", ["docs/x.md", "configs/teams/a.yaml"], True),  # the newer run deploys HEAD
+    ("def", ["pyproject.toml"], True),  # a new dmsctl version deploys too
+    ("def", ["sandbox/server.py", "tests/x.py"], False),  # the simulator never reaches AWS
 ])
 def test_a_superseded_deploy_steps_aside(tmp_path, head, changed, superseded):
     job = load("deploy.yml")["jobs"]["prod"]
@@ -117,15 +152,45 @@ def test_a_superseded_deploy_steps_aside(tmp_path, head, changed, superseded):
     assert all("steps.head.outputs.superseded != 'true'" in s["if"] for s in after)
 
 
-@pytest.mark.parametrize("code", [0, 1, 2])
-def test_plan_fails_the_check_on_no_go_only(tmp_path, code):
+# How the fake dmsctl ends: exit with the code, or die of the signal (128 + its number) as a real
+# process does.
+ENDINGS = {0: "exit 0", 1: "exit 1", 2: "exit 2", 64: "echo 'Error: No such option: --bogus' >&2; exit 64",
+           137: "kill -KILL $$", 143: "kill -TERM $$"}
+
+
+@pytest.mark.parametrize("code", sorted(ENDINGS))
+def test_plan_passes_the_check_on_0_and_2_only(tmp_path, code):
     job = load("plan.yml")["jobs"]["plan"]
-    fake = f'echo "<!-- dmsctl-plan:staging -->" > plan.md; echo "{{}}" > plan.json; exit {code}'
-    rc, outputs = run_step(step(job, "Plan")["run"], tmp_path, {"DMSCTL_ENV": "staging"}, {"dmsctl": fake})
-    assert (rc, outputs["exit_code"]) == (0, str(code)), "the plan step records the code and carries on"
-    verdict = step(job, "Verdict")
-    assert verdict["if"] == "steps.plan.outputs.exit_code == '1'"
-    assert run_step(verdict["run"], tmp_path, {"DMSCTL_ENV": "staging"})[0] == 1
+    # dmsctl writes its report, then ends; a killed or misused run may leave a file behind
+    report = 'printf "<!-- dmsctl-plan:staging -->\\n### the plan\\n" > plan.md; echo "{}" > plan.json'
+    fake = f"{report}\n{ENDINGS[code]}"
+    proc, outputs = run_script(step(job, "Plan")["run"], tmp_path, {"DMSCTL_ENV": "staging"}, {"dmsctl": fake})
+    assert outputs["exit_code"] == str(code), "the step records dmsctl's code"
+    assert proc.returncode == (0 if code in (0, 2) else 1), f"dmsctl exit {code}: {proc.stdout}{proc.stderr}"
+    assert ("::error title=dmsctl plan (staging)::" in proc.stdout) == (code not in (0, 2))
+    comment = (tmp_path / "plan.md").read_text()
+    assert comment.startswith("<!-- dmsctl-plan:staging -->\n")
+    if code in (0, 1, 2):  # dmsctl finished: its report, as it wrote it
+        assert comment == "<!-- dmsctl-plan:staging -->\n### the plan\n"
+    else:  # not a finished plan: the comment says the plan failed, and how
+        assert f"**⛔ The plan failed** (exit {code})" in comment and "the plan" not in comment.split("\n")[1]
+        assert not (tmp_path / "plan.json").exists()
+        if code == 64:
+            assert "No such option" in comment
+
+
+def test_a_failed_plan_still_reaches_the_summary_the_artifact_and_the_comment():
+    doc = load("plan.yml")
+    job = doc["jobs"]["plan"]
+    steps = job["steps"]
+    after = steps[steps.index(step(job, "Plan")) + 1:]
+    reporting = [step(job, "Job summary"), step(job, uses="actions/upload-artifact@")]
+    assert all(s in after for s in reporting)
+    for s in reporting:
+        assert "!cancelled()" in s["if"] and "hashFiles('plan.md')" in s["if"], s
+    # no later step second-guesses the code: the plan step alone decides the check
+    assert not any("exit_code" in str(s.get("if", "")) for s in steps)
+    assert "!cancelled()" in doc["jobs"]["comment"]["if"] and "plan" in doc["jobs"]["comment"]["needs"]
 
 
 def test_a_plan_that_crashes_still_explains_itself(tmp_path):
@@ -133,7 +198,7 @@ def test_a_plan_that_crashes_still_explains_itself(tmp_path):
     fake = 'echo "error: AccessDenied for sts:GetCallerIdentity" >&2; exit 1'
     rc, outputs = run_step(step(job, "Plan")["run"], tmp_path, {"DMSCTL_ENV": "prod"}, {"dmsctl": fake})
     comment = (tmp_path / "plan.md").read_text()
-    assert rc == 0 and outputs["exit_code"] == "1"
+    assert rc == 1 and outputs["exit_code"] == "1"
     assert comment.startswith("<!-- dmsctl-plan:prod -->\n") and "AccessDenied" in comment
 
 
@@ -164,3 +229,143 @@ def test_forks_get_no_comment_and_the_comment_job_runs_no_code():
     assert "!github.event.pull_request.head.repo.fork" in job["if"]
     assert all("run" not in s or s.get("name") == "Marker" for s in job["steps"])
     assert not any(s.get("uses", "").startswith("actions/checkout@") for s in job["steps"])
+
+
+# --- pinned actions ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_commit_with_its_release_in_a_comment(path):
+    lines = uses_lines(path)
+    doc = load(path.name)
+    parsed = [s["uses"] for job in doc["jobs"].values() for s in job.get("steps", []) if "uses" in s]
+    assert len(lines) == len(parsed) > 0, "every `uses:` on one line of its own"
+    for line in lines:
+        assert PINNED_USES.match(line), f"not `uses: owner/action@<40-hex sha> # vX.Y.Z`: {line.strip()}"
+
+
+def test_an_action_is_pinned_to_the_same_commit_everywhere():
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for path in WORKFLOWS:
+        for line in uses_lines(path):
+            m = PINNED_USES.match(line)
+            assert m, line
+            pins.setdefault(m["action"], set()).add((m["sha"], m["tag"]))
+    assert {action: len(p) for action, p in pins.items()} == dict.fromkeys(pins, 1)
+
+
+# --- the deploy lock ---------------------------------------------------------------------------
+
+LOCKED_INSTALL = ["python -m pip install --quiet --require-hashes -r requirements/deploy.txt",
+                  "python -m pip install --quiet --no-deps ."]
+
+
+def _pip_installs(script: str) -> list[str]:
+    return [line.strip() for line in script.splitlines() if re.search(r"\bpip\b.*\binstall\b", line)]
+
+
+@pytest.mark.parametrize("name", ["plan.yml", "deploy.yml"])
+def test_workflows_with_aws_credentials_install_from_the_hash_checked_lock(name):
+    for job_name, job in load(name)["jobs"].items():
+        scripts = [s["run"] for s in job["steps"] if "run" in s]
+        if not any(re.search(r"\bdmsctl\b", r) for r in scripts):
+            continue  # the comment job runs nothing of the pull request's
+        installs = [_pip_installs(r) for r in scripts if _pip_installs(r)]
+        assert installs == [LOCKED_INSTALL], f"{job_name}: the lock (hashes), then dmsctl without dependencies"
+        first = next(i for i, r in enumerate(scripts) if _pip_installs(r))
+        assert not any(re.search(r"\bdmsctl\b", r) for r in scripts[:first]), f"{job_name}: dmsctl before install"
+
+
+def test_the_deploy_lock_is_what_test_yml_installs_too():
+    job = load("test.yml")["jobs"]["deploy-lock"]
+    scripts = [s["run"] for s in job["steps"] if "run" in s]
+    assert [_pip_installs(r) for r in scripts if _pip_installs(r)] == [LOCKED_INSTALL]
+    assert step(job, uses="actions/setup-python@")["with"]["python-version"] == "3.11"
+    assert job["permissions"] == {"contents": "read"}
+
+
+def test_every_locked_requirement_is_pinned_with_hashes():
+    locked, other = read_lock()
+    assert other == [], "nothing but `name==version --hash=sha256:...` (no index, find-links, -e, URL)"
+    assert locked and all(r.hashes for r in locked)
+    assert len({r.name for r in locked}) == len(locked), "each package once"
+    # every line, as written: a pin, a hash, or a comment
+    for line in LOCK.read_text().splitlines():
+        s = line.strip()
+        assert (not s or s.startswith("#") or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==\S+ \\", s)
+                or re.fullmatch(r"--hash=sha256:[0-9a-f]{64}( \\)?", s)), line
+    header = LOCK.read_text()
+    assert "pip-compile" in header and "--generate-hashes" in header and "requirements/deploy.in" in header
+
+
+def test_the_lock_covers_every_runtime_dependency_within_its_range():
+    from packaging.requirements import Requirement
+
+    locked = {r.name: r.version for r in read_lock()[0]}
+    for dependency in runtime_dependencies():
+        req = Requirement(dependency)
+        name = canonical(req.name)
+        assert name in locked, f"{name} (pyproject.toml) is not in {LOCK.relative_to(REPO)}: regenerate it"
+        assert req.specifier.contains(locked[name], prereleases=True), f"{name}=={locked[name]} not {req.specifier}"
+
+
+def test_the_lock_input_is_pyprojects_runtime_dependencies():
+    from packaging.requirements import Requirement
+
+    listed = [line.split("#", 1)[0].strip() for line in LOCK_IN.read_text().splitlines()]
+    as_in = {canonical(r.name): r.specifier for r in map(Requirement, filter(None, listed))}
+    as_pyproject = {canonical(r.name): r.specifier for r in map(Requirement, runtime_dependencies())}
+    assert as_in == as_pyproject, "requirements/deploy.in copies [project].dependencies: no extras, no more"
+
+
+# --- Dependabot --------------------------------------------------------------------------------
+
+
+def test_dependabot_updates_the_actions_and_the_lock_weekly():
+    doc = yaml.safe_load(DEPENDABOT.read_text())
+    assert doc["version"] == 2
+    updates = {u["package-ecosystem"]: u for u in doc["updates"]}
+    assert set(updates) == {"github-actions", "pip"}
+    assert updates["github-actions"]["directory"] == "/"
+    assert REPO / updates["pip"]["directory"].lstrip("/") == LOCK_DIR
+    assert LOCK.exists() and LOCK_IN.exists()
+    assert updates["pip"]["versioning-strategy"] == "lockfile-only", "deploy.in follows pyproject.toml"
+    for update in updates.values():
+        assert update["schedule"]["interval"] == "weekly"
+        assert update["groups"], "grouped: a few pull requests a week, not one per package"
+
+
+# --- pre-commit hooks --------------------------------------------------------------------------
+
+HOOKS = {"dmsctl-validate": "dmsctl validate", "dmsctl-codeowners": "dmsctl codeowners --check"}
+
+
+def test_pre_commit_hooks_for_config_repositories():
+    hooks = {h["id"]: h for h in yaml.safe_load(PRE_COMMIT_HOOKS.read_text())}
+    assert {i: h["entry"] for i, h in hooks.items()} == HOOKS
+    for hook in hooks.values():
+        assert hook["language"] == "python" and hook["pass_filenames"] is False
+        assert hook["files"] == "^configs/"
+        assert re.search(hook["files"], "configs/teams/food.yaml") and not re.search(hook["files"], "docs/x.md")
+        assert hook["name"]
+
+
+@pytest.mark.parametrize("hook", sorted(HOOKS))
+def test_pre_commit_hook_entries_are_real_commands(hook):
+    # the entry's command and options exist (pre-commit would run `dmsctl ...` from the repository top)
+    command = HOOKS[hook].split()[1:]
+    proc = subprocess.run([sys.executable, "-m", "dmsctl", *command[:1], "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for option in command[1:]:
+        assert option in proc.stdout
+
+
+def test_onboarding_shows_a_config_repository_how_to_use_the_hooks():
+    guide = (REPO / "docs" / "ONBOARDING.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", guide, flags=re.S)
+    configs = [yaml.safe_load(b) for b in blocks if "https://github.com/<org>/dmsctl" in b]
+    assert len(configs) == 1
+    (repo,) = configs[0]["repos"]
+    assert repo["repo"] == "https://github.com/<org>/dmsctl" and repo["rev"]
+    assert {h["id"] for h in repo["hooks"]} == set(HOOKS)

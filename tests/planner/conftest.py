@@ -19,8 +19,8 @@ import botocore.retries.bucket
 import pytest
 import yaml
 
-from compiler.build import compile_tree
-from deployer.checks import Flags
+from dmsctl.compiler.build import compile_tree
+from dmsctl.deployer.checks import Flags
 from tests.e2e.conftest import Harness
 from tests.helpers import EXAMPLES, write_tree
 

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from deployer import live as live_mod
-from deployer import planner as planner_mod
-from deployer.errors import ReadOnlyViolation
+from dmsctl.deployer import live as live_mod
+from dmsctl.deployer import planner as planner_mod
+from dmsctl.deployer.errors import ReadOnlyViolation
 from tests.planner.conftest import BUCKET, World, fast_retries
 from tests.planner.test_scenarios import USERS_CDC, add_devices, bump_foods
 
@@ -97,7 +97,7 @@ def test_throttled_reads_are_retried_and_the_plan_is_unchanged(world: World, mon
 
 
 def test_throttling_that_outlasts_the_retries_is_an_error_naming_the_call(world: World, monkeypatch) -> None:
-    from deployer.errors import AwsError
+    from dmsctl.deployer.errors import AwsError
 
     world.deploy()
     fast_retries(monkeypatch)

@@ -9,8 +9,8 @@ import types
 import pytest
 from click.testing import CliRunner
 
-from deployer.cli import aws_options, cli
-from deployer.plan import plan_from_json
+from dmsctl.deployer.cli import cli, context
+from dmsctl.deployer.plan import plan_from_json
 from tests.planner.conftest import World, fast_retries
 from tests.planner.test_scenarios import add_devices, move_users_reload
 
@@ -36,7 +36,7 @@ def tty(monkeypatch):
         def isatty(self) -> bool:
             return True
 
-    monkeypatch.setattr(aws_options, "sys", types.SimpleNamespace(stdout=Terminal()))
+    monkeypatch.setattr(context, "sys", types.SimpleNamespace(stdout=Terminal()))
 
 
 def test_exit_codes_no_changes_changes_and_no_go(world: World, run) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.checks import Flags
-from deployer.render import render_json, render_markdown, render_text
+from dmsctl.deployer.checks import Flags
+from dmsctl.deployer.render import render_json, render_markdown, render_text
 from tests.helpers import GOLDEN, compare_golden
 from tests.planner.conftest import BUCKET, World
 from tests.planner.test_scenarios import move_users_reload, remove_payments, table, tables
@@ -18,7 +18,7 @@ from tests.planner.test_scenarios import move_users_reload, remove_payments, tab
 
 def demo_previous(teams):
     """The examples one revision ago (as in the demo): barcodes at its old version, legacy_portions
-    running, no referral_codes. Planning configs/ then reloads, pauses and adds one table each."""
+    running, no referral_codes. Planning the examples then reloads, pauses and adds one table each."""
     table(teams, "food", "foodsearch", "barcodes")["version"] = "v202008040000"
     table(teams, "food", "foodsearch", "legacy_portions").pop("paused")
     teams["growth"]["tasks"]["users-cdc"]["tables"] = [

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from compiler.build import HASH_OUTPUT
-from deployer import plan as P
-from deployer.checks import Flags
-from deployer.diff import _tasks_in
+from dmsctl.compiler.build import HASH_OUTPUT
+from dmsctl.deployer import plan as P
+from dmsctl.deployer.checks import Flags
+from dmsctl.deployer.diff import _tasks_in
 from tests.planner.conftest import BUCKET, World, fast_retries
 
 FOODSEARCH = "dmsctl-food-foodsearch"

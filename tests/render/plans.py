@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from deployer.plan import (
+from dmsctl.deployer.plan import (
     ADD,
     CREATE,
     DELETE,

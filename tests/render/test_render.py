@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from deployer.plan import Check, Plan, Summary, plan_from_json
-from deployer.render import render, render_json, render_markdown, render_text
-from deployer.render.common import summary_line
+from dmsctl.deployer.plan import Check, Plan, Summary, plan_from_json
+from dmsctl.deployer.render import render, render_json, render_markdown, render_text
+from dmsctl.deployer.render.common import summary_line
 from tests.helpers import GOLDEN, compare_golden
 from tests.render import plans
 

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from compiler.build import compile_tree
-from deployer.cli import run_cmd
-from deployer.cli.main import cli
-from deployer.gateway import Gateway
-from deployer.progress import NullSink, Progress
-from deployer.runs import RunTarget, Schedule
-from deployer.runs import model as runs_model
+from dmsctl.compiler.build import compile_tree
+from dmsctl.deployer.cli import run_cmd
+from dmsctl.deployer.cli.main import cli
+from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.progress import NullSink, Progress
+from dmsctl.deployer.runs import RunTarget, Schedule
+from dmsctl.deployer.runs import model as runs_model
 from tests.e2e.conftest import shared_botocore_loader  # noqa: F401  (fixture)
 from tests.helpers import MINIMAL_BASE, write_tree
 
@@ -194,6 +194,6 @@ def dmsctl(world, monkeypatch):
     monkeypatch.setattr(run_cmd, "gateway", sim_gateway)
 
     def invoke(*args):
-        return CliRunner().invoke(cli, [*args[:1], "--config-dir", str(world.cfg), *args[1:]])
+        return CliRunner().invoke(cli, ["--config-dir", str(world.cfg), *args])
 
     return invoke

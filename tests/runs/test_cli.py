@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from deployer.lock import Lock
-from deployer.runs import state
-from deployer.runs.model import TableCount
+from dmsctl.deployer.lock import Lock
+from dmsctl.deployer.runs import state
+from dmsctl.deployer.runs.model import TableCount
 from tests.runs.conftest import BUCKET
 
 

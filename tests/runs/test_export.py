@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.runs import RunFailed, RunRefused, RunTimeouts, Schedule, run_task
+from dmsctl.deployer.runs import RunFailed, RunRefused, RunTimeouts, Schedule, run_task
 from tests.runs.conftest import BUCKET, at
 
 EXPORT = "orders-export"

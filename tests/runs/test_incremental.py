@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from deployer.lock import Lock
-from deployer.runs import RunFailed, RunRefused, read_checkpoints, read_metrics, run_task
-from deployer.sandbox.sandbox import Sandbox
+from dmsctl.deployer.lock import Lock
+from dmsctl.deployer.runs import RunFailed, RunRefused, read_checkpoints, read_metrics, run_task
+from dmsctl.sandbox.sandbox import Sandbox
 from tests.runs.conftest import at
 
 pytestmark = pytest.mark.skipif(not hasattr(Sandbox, "record_changes"),

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from compiler.build import compile_tree
-from deployer.errors import DmsctlError
-from deployer.runs import RunRefused, RunResult, Schedule, TableCount, UnknownTask, find_task, iso, parse_time
-from deployer.runs.model import server_time
+from dmsctl.compiler.build import compile_tree
+from dmsctl.deployer.errors import DmsctlError
+from dmsctl.deployer.runs import RunRefused, RunResult, Schedule, TableCount, UnknownTask, find_task, iso, parse_time
+from dmsctl.deployer.runs.model import server_time
 from tests.runs.conftest import config_tree
 
 
@@ -67,7 +67,7 @@ def test_result_totals_and_dict():
 
 
 def test_unscheduled_task_is_refused_with_what_to_do(tmp_path, monkeypatch):
-    from deployer.runs import run_task
+    from dmsctl.deployer.runs import run_task
     from tests.runs.conftest import RunWorld
 
     world = RunWorld(sandbox=None, root=tmp_path, monkeypatch=monkeypatch)

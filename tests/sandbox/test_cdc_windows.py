@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import botocore.exceptions
 import pytest
 
-from deployer.sandbox.dms.positions import checkpoint_at, parse_checkpoint
+from dmsctl.sandbox.dms.positions import checkpoint_at, parse_checkpoint
 
 from . import helpers as h
 from . import templates as t

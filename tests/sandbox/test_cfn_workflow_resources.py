@@ -224,8 +224,8 @@ def test_sns_deliveries_to_https_subscribers_are_recorded_not_sent(any_sandbox):
 
 
 def test_an_execution_outliving_its_sandbox_never_moves_a_later_clock(sandbox):
-    from deployer.sandbox import world as world_mod
-    from deployer.sandbox.sandbox import new_world
+    from dmsctl.sandbox import world as world_mod
+    from dmsctl.sandbox.sandbox import new_world
 
     forever = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 30, "Next": "Again"},
                                             "Again": {"Type": "Pass", "Next": "Wait"}}}

@@ -1,4 +1,4 @@
-"""Canaries: every moto internal the sandbox relies on (see deployer/sandbox/moto_patch.py).
+"""Canaries: every moto internal the sandbox relies on (see sandbox/moto_patch.py).
 
 If one of these fails after a moto upgrade, the sandbox is silently wrong: fix moto_patch.py
 (or pin moto back) before trusting any other sandbox test.
@@ -12,7 +12,7 @@ import pytest
 
 moto = pytest.importorskip("moto")
 
-from deployer.sandbox import moto_patch  # noqa: E402
+from dmsctl.sandbox import moto_patch  # noqa: E402
 
 moto_patch.install()
 
@@ -29,7 +29,7 @@ def test_cfn_model_discovery_is_cached_direct_subclasses():
     from moto.cloudformation import parsing
     from moto.core.common_models import CloudFormationModel
 
-    from deployer.sandbox.cfn.dms_resources import MODELS
+    from dmsctl.sandbox.cfn.dms_resources import MODELS
 
     for name in ("get_model_list", "get_model_map", "get_name_type_map"):
         assert hasattr(getattr(parsing, name), "cache_clear"), f"parsing.{name} is no longer lru-cached"
@@ -89,7 +89,7 @@ def test_s3_response_handlers_are_wrappable():
 
 
 def test_replaced_cloudformation_methods_keep_moto_signatures():
-    from deployer.sandbox.cfn import stacks
+    from dmsctl.sandbox.cfn import stacks
 
     replacements = {
         "CloudFormationBackend.create_stack": stacks.create_stack,
@@ -147,7 +147,7 @@ def test_step_functions_internals_the_sandbox_relies_on():
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.asl.utils import boto_client
 
-    from deployer.sandbox.cfn.aws_resources import MODELS
+    from dmsctl.sandbox.cfn.aws_resources import MODELS
 
     assert "execute_state_machine" in inspect.getsource(sfn_responses.get_backend)
     # moto's own CFN model writes to the plain backend: the reason the sandbox has its own

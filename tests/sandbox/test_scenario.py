@@ -1,6 +1,6 @@
 """The same scenario in-process and against the HTTP server, with the same assertions.
 
-Covers the scenario format (deployer/sandbox/scenario.py), the control API (server mode)
+Covers the scenario format (sandbox/scenario.py), the control API (server mode)
 and that a deployer-style flow behaves identically in both modes.
 """
 

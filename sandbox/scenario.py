@@ -12,7 +12,7 @@ s3:                                  # objects already in the data lake
 table_sizes:                         # "<task id>/<schema>.<table>": rows
   team-a-app/app.users: 50000
 deployed:                            # what is already deployed, base stack first
-  configs: ../configs                # compiled with compiler.build.compile_tree (see compiled_stacks)
+  configs: ../configs                # compiled with dmsctl.compiler.build.compile_tree (see compiled_stacks)
   env: staging
   # or explicit stacks: [{name: dmsctl-base, template: base.json, parameters: {..}}]
 running:                             # start deployed tasks and let their full loads finish
@@ -50,14 +50,15 @@ def read_scenario(scenario: str | Path | dict[str, Any]) -> tuple[dict[str, Any]
 def compiled_stacks(configs_dir: Path, env: str) -> tuple[list[tuple[str, str]], set[str]]:
     """(stack name, template body) for every stack of ``env``, base first, and the ids of the
     tasks the config pauses (a scenario never starts those)."""
-    from compiler.build import compile_tree
+    from dmsctl.compiler.build import compile_tree
 
     result = compile_tree(configs_dir, env)
     if not result.ok:
         problems = "; ".join(f"{d.location()} {d.code}: {d.message}" for d in result.diagnostics if d.is_error)
         raise ValueError(f"scenario configs {configs_dir} do not compile: {problems}")
-    paused = {t.identifier for t in result.tree.tasks() if t.paused}
-    return [(stack.name, stack.body) for stack in result.tree.stacks], paused
+    tree = result.require_tree()
+    paused = {t.identifier for t in tree.tasks() if t.paused}
+    return [(stack.name, stack.body) for stack in tree.stacks], paused
 
 
 def _explicit_stacks(entries: list[dict[str, Any]], base_dir: Path) -> list[tuple[str, str, dict[str, str]]]:

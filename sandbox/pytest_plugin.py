@@ -1,6 +1,9 @@
 """pytest fixtures: ``sandbox`` (in-process, moto ``mock_aws``) and ``sandbox_server`` (HTTP).
 
-Enable with ``pytest_plugins = ["deployer.sandbox.pytest_plugin"]`` in tests/conftest.py.
+Registered as a pytest plugin (entry point ``pytest11``: ``dmsctl-sandbox``) by the installed
+distribution, so any project that installs ``dmsctl[sandbox]`` gets the fixtures. Loading the plugin
+imports nothing heavy: moto is imported when a test asks for a fixture, and a missing extra skips
+nothing silently: the test errors with the install command.
 Both yield an object with the same helpers (clock, faults, calls, set_table_size, record_changes,
 table_restarts, tables, overwrites, sns_deliveries, s3_keys, put_s3_object, load_scenario, client(...)).
 """
@@ -9,19 +12,33 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .clock import SimClock
-from .sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Sandbox, new_world
+from . import SandboxUnavailable, require_sandbox_extra
+
+if TYPE_CHECKING:
+    from .remote import RemoteSandbox
+    from .sandbox import Sandbox
+
+
+def _require() -> None:
+    try:
+        require_sandbox_extra()
+    except SandboxUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     """A fresh offline AWS account in this process; the sim clock is manual."""
+    _require()
     from moto import mock_aws
 
     from . import moto_patch
+    from .clock import SimClock
+    from .sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Sandbox, new_world
 
     moto_patch.install()
     saved = {k: os.environ.get(k) for k in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL")}
@@ -38,8 +55,9 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def sandbox_server():
+def sandbox_server() -> Iterator[RemoteSandbox]:
     """The same sandbox behind a local HTTP server on a free port (manual clock)."""
+    _require()
     from .remote import RemoteSandbox
     from .server import start_server
 

@@ -28,7 +28,8 @@ def _targets(state: dict[str, Any], here: str) -> Iterator[tuple[str, Any]]:
 
 
 def problems(scope: dict[str, Any], path: str = "") -> Iterator[str]:
-    states = scope.get("States") if isinstance(scope.get("States"), dict) else {}
+    found = scope.get("States")
+    states: dict[str, Any] = found if isinstance(found, dict) else {}
     if scope.get("StartAt") not in states:
         yield f"MISSING_TRANSITION_TARGET: Missing 'Next' target: {scope.get('StartAt')} at {path}/StartAt"
     for name, state in states.items():

@@ -50,16 +50,19 @@ import re
 import sys
 import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from . import world as world_mod
 from .calls import Call, key_params
 
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
+
 TEMPLATE_BODY_LIMIT = 51_200  # bytes, CloudFormation quotas
 # moto configuration of every sandbox (mock_aws(config=...) in-process, default_user_config in the server):
 # Step Functions validate definitions as Amazon States Language and can execute them.
-MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}}
+MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 _install_lock = threading.Lock()
 _installed = False
 # moto's original callables we replaced, by dotted name (the canary tests compare signatures).

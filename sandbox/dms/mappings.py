@@ -124,17 +124,19 @@ class OutputNames:
 class _Renames:
     """A task's rename rules, indexed: rules without wildcards by name, the others in a list."""
 
-    schema_exact: dict[str, tuple[tuple[int, str], str]]  # schema -> (order, value)
-    table_exact: dict[tuple[str, str], tuple[tuple[int, str], str]]
-    schema_wild: tuple[tuple[tuple[int, str], str, str], ...]  # (order, schema expr, value)
-    table_wild: tuple[tuple[tuple[int, str], str, str, str], ...]  # (order, schema expr, table expr, value)
+    # value: the rule's "value" as written (JSON: str() of it is the new name)
+    schema_exact: dict[str, tuple[tuple[int, str], object]]  # schema -> (order, value)
+    table_exact: dict[tuple[str, str], tuple[tuple[int, str], object]]
+    schema_wild: tuple[tuple[tuple[int, str], str, object], ...]  # (order, schema expr, value)
+    table_wild: tuple[tuple[tuple[int, str], str, str, object], ...]  # (order, schema expr, table expr, value)
 
 
 @lru_cache(maxsize=64)
 def _renames(table_mappings: str) -> _Renames:
-    schema_exact: dict = {}
-    table_exact: dict = {}
-    schema_wild, table_wild = [], []
+    schema_exact: dict[str, tuple[tuple[int, str], object]] = {}
+    table_exact: dict[tuple[str, str], tuple[tuple[int, str], object]] = {}
+    schema_wild: list[tuple[tuple[int, str], str, object]] = []
+    table_wild: list[tuple[tuple[int, str], str, str, object]] = []
     for rule in parse(table_mappings):
         if rule.get("rule-type") != "transformation" or rule.get("rule-action") != "rename":
             continue
@@ -148,11 +150,11 @@ def _renames(table_mappings: str) -> _Renames:
             elif name not in schema_exact or schema_exact[name][0] < order:
                 schema_exact[name] = (order, value)
         elif target == "table":
-            key = (exact_name(schema_expr), exact_name(table_expr))
-            if None in key:
+            schema_name, table_name = exact_name(schema_expr), exact_name(table_expr)
+            if schema_name is None or table_name is None:
                 table_wild.append((order, schema_expr, table_expr, value))
-            elif key not in table_exact or table_exact[key][0] < order:
-                table_exact[key] = (order, value)
+            elif (schema_name, table_name) not in table_exact or table_exact[(schema_name, table_name)][0] < order:
+                table_exact[(schema_name, table_name)] = (order, value)
     return _Renames(schema_exact, table_exact, tuple(schema_wild), tuple(table_wild))
 
 

@@ -66,7 +66,7 @@ class SandboxModel:
         return True
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
         **kwargs: Any,
     ) -> SandboxModel:
@@ -76,7 +76,7 @@ class SandboxModel:
         return cls(account_id, region_name, physical_id, name, props)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls, original_resource: SandboxModel, new_resource_name: str, cloudformation_json: dict[str, Any],
         account_id: str, region_name: str,
     ) -> SandboxModel:
@@ -105,7 +105,7 @@ class SandboxModel:
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         cls._delete(cls.backend(account_id, region_name), resource_name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..s3_output import OutputError
@@ -152,10 +153,10 @@ class ReplicationTask(CdcCapture):
         if self.status == "running":
             for run in self.tables.values():
                 if run.state == FULL_LOAD:
-                    events.append((run.load_done_at(self._rate()), lambda t, r=run: self._complete_table(r, t)))
+                    events.append((run.load_done_at(self._rate()), partial(self._complete_table, run)))
             stop = parse_stop_position(self.cdc_stop_position) if self.has_cdc else None
             if stop is not None and all(r.state == COMPLETED for r in self.tables.values()):  # A25
-                events.append((max(stop.at, self.synced_at), lambda t, s=stop: self._stop_at_position(t, s.reason)))
+                events.append((max(stop.at, self.synced_at), partial(self._stop_at_position, reason=stop.reason)))
         return min(events, key=lambda e: e[0]) if events else None
 
     def _advance(self, t: datetime) -> None:

@@ -16,6 +16,22 @@ from .backend import DmsBackend
 
 Handler = Callable[[DmsBackend, dict[str, Any]], dict[str, Any]]
 
+
+def _delete_replication_subnet_group(b: DmsBackend, p: dict[str, Any]) -> dict[str, Any]:
+    b.delete_replication_subnet_group(p["ReplicationSubnetGroupIdentifier"])
+    return {}
+
+
+def _add_tags_to_resource(b: DmsBackend, p: dict[str, Any]) -> dict[str, Any]:
+    b.add_tags(p["ResourceArn"], p.get("Tags", []))
+    return {}
+
+
+def _remove_tags_from_resource(b: DmsBackend, p: dict[str, Any]) -> dict[str, Any]:
+    b.remove_tags(p["ResourceArn"], p.get("TagKeys", []))
+    return {}
+
+
 HANDLERS: dict[str, Handler] = {
     "create_replication_instance": lambda b, p: {"ReplicationInstance": b.create_replication_instance(p)},
     "modify_replication_instance": lambda b, p: {"ReplicationInstance": b.modify_replication_instance(p)},
@@ -38,9 +54,7 @@ HANDLERS: dict[str, Handler] = {
         "ReplicationSubnetGroup": b.modify_replication_subnet_group(p)
     },
     "describe_replication_subnet_groups": lambda b, p: b.describe_replication_subnet_groups(p),
-    "delete_replication_subnet_group": lambda b, p: (
-        b.delete_replication_subnet_group(p["ReplicationSubnetGroupIdentifier"]) or {}
-    ),
+    "delete_replication_subnet_group": _delete_replication_subnet_group,
     "create_replication_task": lambda b, p: {"ReplicationTask": b.create_replication_task(p)},
     "modify_replication_task": lambda b, p: {"ReplicationTask": b.modify_replication_task(p)},
     "start_replication_task": lambda b, p: {"ReplicationTask": b.start_replication_task(p)},
@@ -51,8 +65,8 @@ HANDLERS: dict[str, Handler] = {
     "describe_replication_tasks": lambda b, p: b.describe_replication_tasks(p),
     "describe_table_statistics": lambda b, p: b.describe_table_statistics(p),
     "reload_tables": lambda b, p: b.reload_tables(p),
-    "add_tags_to_resource": lambda b, p: b.add_tags(p["ResourceArn"], p.get("Tags", [])) or {},
-    "remove_tags_from_resource": lambda b, p: b.remove_tags(p["ResourceArn"], p.get("TagKeys", [])) or {},
+    "add_tags_to_resource": _add_tags_to_resource,
+    "remove_tags_from_resource": _remove_tags_from_resource,
     "list_tags_for_resource": lambda b, p: {
         "TagList": b.list_tags(p.get("ResourceArnList") or [p["ResourceArn"]])
     },

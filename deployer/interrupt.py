@@ -1,0 +1,111 @@
+"""SIGINT and SIGTERM, handled alike: a run that is told to stop winds down instead of dying.
+
+CI cancels a job with SIGINT, then SIGTERM about 7.5 s later, then SIGKILL; `timeout` and pod
+evictions send SIGTERM. Killed on the spot, apply would leave tasks stopped and the deploy lock held.
+Instead the first signal sets `Interrupt`: every wait of the run (all go through the gateway's
+`sleep`) raises `Interrupted` at once, nothing new is started, and apply restores what it can
+within a couple of seconds (docs: README, "Interruptions").
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from dmsctl.deployer.errors import DmsctlError
+
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(DmsctlError):
+    """The run was told to stop (a signal). Exit code 128 + the signal's number: 130, 143."""
+
+    def __init__(self, signum: int):
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}")
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class Interrupt:
+    """A cancellation flag a signal handler sets and every wait honours."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.signum: int | None = None
+        self.raise_at_once = False  # while True, the handler raises (a blocking prompt would not see the flag)
+
+    @contextmanager
+    def raising(self) -> Iterator[None]:
+        """Within the block a signal raises Interrupted right away (e.g. while asking for confirmation)."""
+        self.raise_at_once = True
+        try:
+            yield
+        finally:
+            self.raise_at_once = False
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self, signum: int) -> None:
+        if self.signum is None:
+            self.signum = signum
+        self._event.set()
+
+    def check(self) -> None:
+        """Raise Interrupted if a signal arrived."""
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+    def sleep(self, seconds: float) -> None:
+        """Drop-in for time.sleep that returns early, raising Interrupted, when a signal arrives."""
+        self.check()
+        if self._event.wait(max(0.0, seconds)):
+            self.check()
+
+    def wrap(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
+        """An interruptible version of a gateway's `sleep`: time.sleep becomes `self.sleep`; any other
+        (a simulated clock's) is checked before and after."""
+        if sleep is time.sleep:
+            return self.sleep
+
+        def checked(seconds: float) -> None:
+            self.check()
+            sleep(seconds)
+            self.check()
+        return checked
+
+
+@contextmanager
+def handling_signals(interrupt: Interrupt, announce: Callable[[str], None]) -> Iterator[Interrupt]:
+    """Route SIGINT and SIGTERM into `interrupt` while the block runs (main thread only), then restore
+    the previous handlers. `announce` tells the person what happens next (once per signal)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupt
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        first = interrupt.signum is None
+        interrupt.set(signum)
+        name = signal.Signals(signum).name
+        if first:
+            announce(f"received {name}: starting nothing new, restarting what this run stopped, releasing the "
+                     "lock, then exiting")
+        else:
+            announce(f"received {name} again: still winding down")
+        if interrupt.raise_at_once:
+            interrupt.check()
+
+    previous = {s: signal.getsignal(s) for s in HANDLED}
+    for s in HANDLED:
+        signal.signal(s, handler)
+    try:
+        yield interrupt
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -1,0 +1,1 @@
+"""Jinja2 templates and the default ReplicationTaskSettings, read through importlib.resources."""
