@@ -14,6 +14,8 @@ run is recorded as interrupted.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,7 +31,7 @@ from dmsctl.deployer.checks import Flags
 from dmsctl.deployer.errors import DmsctlError
 from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.interrupt import Interrupt, Interrupted
-from dmsctl.deployer.lock import Lock, default_owner
+from dmsctl.deployer.lock import Lock, LockLost, default_owner
 from dmsctl.deployer.planner import Planned, make_plan
 from dmsctl.deployer.progress import Progress
 
@@ -51,6 +53,7 @@ class Timeouts:
     task: float = 3600.0  # stop/start one batch of tasks
     stack: float = 3600.0  # one stack deploy
     drop: float = 1800.0  # DMS dropping removed tables after a resume
+    lock_renewal: float = 900.0  # the lock's expiry is pushed out this often (real seconds) while the run lives
 
 
 @dataclass
@@ -86,16 +89,23 @@ class Applier:
         # Set by a signal (the CLI wires it to SIGINT/SIGTERM and to the gateway's sleep).
         self.interrupt = interrupt or Interrupt()
         self._left: list[str] = []  # what an interruption left for the next apply
+        # tasks config wants running (apply resumes one it had to stop on a re-check; P.StackStep.recheck)
+        self._wants_running = {t.identifier for t in tree.tasks() if not t.paused and t.schedule is None}
+        self._keeper: threading.Thread | None = None
+        self._keeper_stop = threading.Event()
 
     # -- the run ---------------------------------------------------------------------------
     def plan(self) -> Planned:
         return make_plan(self.result, self.gw, self.flags)
 
     def run(self, expected_checksum: str | None = None, confirm: Callable[[P.Plan], bool] | None = None) -> int:
+        total = 0  # steps of the plan, once made
         try:
+            self._check_account()
             self._take_lock()
             planned = self.plan()
             plan = planned.plan
+            total = len(plan.steps)
             self.record.plan_checksum = plan.checksum
             if expected_checksum and expected_checksum != plan.checksum:
                 raise StalePlan("plan is stale: live state or config changed since it was made (checksum "
@@ -120,7 +130,6 @@ class Applier:
             self.record.result = "applied"
             return 0
         except Interrupted as exc:
-            total = len(planned.plan.steps) if "planned" in locals() else 0
             left = "; ".join(self._left) or "nothing"
             self.record.result = "interrupted"
             self.record.error = (f"{exc} after {self.record.steps_done} of {total} step(s); left for the next "
@@ -141,15 +150,41 @@ class Applier:
         finally:
             self._finish()
 
+    def _check_account(self) -> None:
+        """Before anything is written (the lock, a run record): are these credentials for this environment?"""
+        account = self.gw.call("sts", "get_caller_identity", resource="the credentials")["Account"]
+        if account != self.tree.account_id:
+            raise PlanRefused(f"P114: credentials are for account {account}, but environment {self.tree.env} is "
+                              f"account {self.tree.account_id}: refusing to apply; nothing was changed or written")
+
     def _take_lock(self) -> None:
         if self.lock.table_exists():
             info = self.lock.acquire(self.run_id, self.record.owner)
             self.progress.emit("info", f"lock taken for {self.tree.env}: run {info.run_id} by {info.owner}")
+            self._keep_lock()
         else:
             self.progress.emit("info", "no state table yet (first deploy): the lock is taken once the base stack "
                                        "exists")
 
+    def _keep_lock(self) -> None:
+        """Renew the lock while the run lives; a lost lock stops the run the way a signal does."""
+        def keep() -> None:
+            while not self._keeper_stop.wait(self.timeouts.lock_renewal):
+                try:
+                    self.lock.renew()
+                except LockLost as exc:
+                    self.interrupt.abort(f"{exc}: stopping safely (another run may be deploying)")
+                    return
+                except DmsctlError as exc:  # a failed renewal is retried; the TTL leaves hours of margin
+                    self.progress.emit("error", f"could not renew the {self.tree.env} lock: {exc}")
+
+        self._keeper = threading.Thread(target=keep, name="dmsctl-lock-keeper", daemon=True)
+        self._keeper.start()
+
     def _finish(self) -> None:
+        self._keeper_stop.set()
+        if self._keeper is not None:
+            self._keeper.join(timeout=10)
         try:
             if self.lock.held is not None:
                 self.lock.record_run(self.run_id, self.record.as_dict())
@@ -202,10 +237,14 @@ class Applier:
 
     def _run_stack(self, s: P.StackStep, planned: Planned) -> None:
         self.interrupt.check()  # a stack not begun when the signal came is not begun at all
-        states = task_control.describe(self.gw, list(s.stop))
-        to_stop = [states[i] for i in s.stop if i in states and states[i].status in ("running", "starting")]
+        # What runs is read now, when the step starts: the plan's state is older (a task may have been
+        # started by hand since, or by an earlier step of this run).
+        states = task_control.describe(self.gw, [*s.stop, *s.recheck])
+        to_stop = [states[i] for i in (*s.stop, *s.recheck)
+                   if i in states and states[i].status in ("running", "starting")]
+        s = self._with_restarts(s, planned, [st.identifier for st in to_stop if st.identifier in s.recheck])
         for st in to_stop:
-            task_control.assert_no_full_load(self.gw, st)
+            task_control.assert_no_full_load(self.gw, st, self.flags.allow_interrupt)
         stopped: list[task_control.TaskState] = []
         try:
             if to_stop:
@@ -230,6 +269,20 @@ class Applier:
         except Exception:  # any failure (a process kill is not one: nothing runs then)
             self._restore(s, stopped)
             raise
+
+    def _with_restarts(self, s: P.StackStep, planned: Planned, rechecked: list[str]) -> P.StackStep:
+        """The stack step with a resume added for each re-checked task this run is about to stop that config
+        wants running, that the step does not start anyway and that outlives the deploy (a deleted task, or
+        a replaced one in the step that removes it, is gone afterwards)."""
+        starting = {e.identifier for e in s.start}
+        removed = {t.identifier for c in planned.plan.stacks if c.stack == s.stack for t in c.tasks
+                   if t.action in (P.DELETE, P.REPLACE)} if s in planned.plan.steps[0].stacks else set()
+        extra = tuple(P.TaskStart(i, P.RESUME_PROCESSING) for i in rechecked
+                      if i in self._wants_running and i not in starting and i not in removed)
+        if rechecked:
+            self.progress.emit("info", f"{', '.join(rechecked)} running again since the plan: stopped for this "
+                                       "deploy too", stack=s.stack)
+        return dataclasses.replace(s, start=s.start + extra) if extra else s
 
     def _deploy(self, s: P.StackStep, planned: Planned, tasks_stopped: bool = False) -> None:
         def on_event(e: stack_deploy.StackEvent) -> None:

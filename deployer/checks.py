@@ -20,7 +20,17 @@ from dmsctl.deployer.mappings_semantics import mappings_equal, settings_subset
 
 RUNNING = frozenset({"running", "starting"})
 BAD_TASK_STATES = frozenset({"failed", "modifying", "moving", "stopping", "creating", "deleting"})
-LOADING_STATES = frozenset({"Before load", "Full load"})
+# Table states in which stopping the task restarts the table's load from zero. "Table is being reloaded"
+# is DMS's state for a table reloaded by ReloadTables (TableStatistics.TableState).
+LOADING_STATES = frozenset({"Before load", "Full load", "Table is being reloaded"})
+
+
+def interrupts_a_load(stat: TableStat) -> bool:
+    """Would stopping the task lose load work of this table? A table still "Before load" with no row
+    copied has lost nothing yet (it is queued behind others): stopping only delays it."""
+    if stat.state == "Before load" and stat.full_load_rows == 0:
+        return False
+    return stat.state in LOADING_STATES
 GOOD_STACK_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
                                "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"})
 
@@ -30,6 +40,7 @@ class Flags:
     allow_replace: bool = False
     allow_delete: bool = False
     allow_drift: bool = False
+    allow_interrupt: bool = False  # stop a task although a table of it is loading (P106): that load restarts
 
 
 def _check(code: str, message: str, *, team: str | None = None, task: str | None = None, table: str | None = None,
@@ -157,18 +168,21 @@ def drift_checks(changes: tuple[P.StackChange, ...], state: LiveState, deployed:
                              team=t.team, task=t.task, flag="--allow-drift", acknowledged=flags.allow_drift)
 
 
-def full_load_checks(stopped: dict[str, tuple[TableStat, ...]],
-                     owners: dict[str, tuple[str, str]]) -> Iterator[P.Check]:
-    """A full load is never interrupted: a task the plan stops must have no table loading."""
+def full_load_checks(stopped: dict[str, tuple[TableStat, ...]], owners: dict[str, tuple[str, str]],
+                     flags: Flags = Flags()) -> Iterator[P.Check]:
+    """A full load is never interrupted: a task the plan stops must have no table loading, unless that is
+    acknowledged (--allow-interrupt: a stuck or very long load must not block every fix to its task)."""
     for ident, stats in sorted(stopped.items()):
         team, task = owners.get(ident, ("", ""))
-        loading = [s for s in stats if s.state in LOADING_STATES]
+        loading = [s for s in stats if interrupts_a_load(s)]
         for s in loading[:10]:
             yield _check("P106", f"task {ident} would be stopped while {s.schema}.{s.table} is in {s.state} "
                          f"({s.full_load_rows:,} rows so far): stopping restarts that load from zero; wait until it "
-                         "completes, then plan again", team=team, task=task, table=f"{s.schema}.{s.table}")
+                         "completes, then plan again", team=team, task=task, table=f"{s.schema}.{s.table}",
+                         flag="--allow-interrupt", acknowledged=flags.allow_interrupt)
         if len(loading) > 10:
-            yield _check("P106", f"task {ident}: {len(loading) - 10} more tables are loading", team=team, task=task)
+            yield _check("P106", f"task {ident}: {len(loading) - 10} more tables are loading", team=team, task=task,
+                         flag="--allow-interrupt", acknowledged=flags.allow_interrupt)
 
 
 def s3_checks(nonempty: dict[str, bool | None], bucket: str,

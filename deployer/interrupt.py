@@ -22,13 +22,13 @@ HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupted(DmsctlError):
-    """The run was told to stop (a signal). Exit code 128 + the signal's number: 130, 143."""
+    """The run was told to stop: a signal (exit code 128 + its number: 130, 143), or a reason of the run's
+    own, such as a lost deploy lock (exit code 1)."""
 
-    def __init__(self, signum: int):
-        name = signal.Signals(signum).name
-        super().__init__(f"interrupted by {name}")
+    def __init__(self, signum: int | None, reason: str = ""):
+        super().__init__(f"interrupted by {signal.Signals(signum).name}" if signum is not None else reason)
         self.signum = signum
-        self.exit_code = 128 + signum
+        self.exit_code = 128 + signum if signum is not None else 1
 
 
 class Interrupt:
@@ -37,6 +37,7 @@ class Interrupt:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.signum: int | None = None
+        self.reason = ""  # set by abort(): why the run stops (no signal)
         self.raise_at_once = False  # while True, the handler raises (a blocking prompt would not see the flag)
 
     @contextmanager
@@ -53,14 +54,20 @@ class Interrupt:
         return self._event.is_set()
 
     def set(self, signum: int) -> None:
-        if self.signum is None:
+        if self.signum is None and not self.reason:
             self.signum = signum
         self._event.set()
 
+    def abort(self, reason: str) -> None:
+        """Stop the run as a signal would, for a reason of its own (e.g. the deploy lock was lost)."""
+        if not self.reason and self.signum is None:
+            self.reason = reason
+        self._event.set()
+
     def check(self) -> None:
-        """Raise Interrupted if a signal arrived."""
-        if self.signum is not None:
-            raise Interrupted(self.signum)
+        """Raise Interrupted if a signal arrived (or the run was aborted)."""
+        if self.signum is not None or self.reason:
+            raise Interrupted(self.signum, self.reason)
 
     def sleep(self, seconds: float) -> None:
         """Drop-in for time.sleep that returns early, raising Interrupted, when a signal arrives."""

@@ -31,6 +31,10 @@ class LockHeld(DmsctlError):
     pass
 
 
+class LockLost(DmsctlError):
+    """Our lock expired and another run took it, or someone removed it (dmsctl unlock)."""
+
+
 @dataclass(frozen=True)
 class LockInfo:
     run_id: str
@@ -92,6 +96,25 @@ class Lock:
             raise
         self.held = info
         return info
+
+    def renew(self, ttl: int = DEFAULT_TTL) -> LockInfo:
+        """Push our lock's expiry to now + ttl; LockLost if it is no longer ours."""
+        if self.held is None:
+            raise LockLost(f"the {self.env} lock is not held by this run")
+        expires = int(self.now()) + ttl
+        try:
+            self.gw.call("dynamodb", "update_item", resource=f"lock {self.env}", TableName=self.table, Key=self.key,
+                         UpdateExpression="SET expires_at = :exp", ConditionExpression="run_id = :me",
+                         ExpressionAttributeValues={":exp": {"N": str(expires)}, ":me": {"S": self.held.run_id}})
+        except AwsError as exc:
+            if exc.code == "ConditionalCheckFailedException":
+                holder = self.current()
+                now = f"it is now held by {holder.describe()}" if holder else "it was removed"
+                self.held = None
+                raise LockLost(f"this run lost the {self.env} lock: {now}") from None
+            raise
+        self.held = LockInfo(self.held.run_id, self.held.owner, self.held.acquired_at, expires)
+        return self.held
 
     def release(self) -> None:
         if self.held is None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
 
 # Table change kinds. "reload" = same source table, same task, version bumped (two steps).
 ADD, REMOVE, RELOAD, PAUSE, RESUME = "add", "remove", "reload", "pause", "resume"
@@ -98,6 +98,9 @@ class StackStep:
     wait_dropped: tuple[str, ...] = ()  # "task-id/schema.table" that must leave the statistics before the next step
     wave: int = 0  # deploy order within the step: all stacks of a wave (in parallel) before the next wave
     capture_checkpoint: tuple[str, ...] = ()  # replaced CDC tasks: store their RecoveryCheckpoint before the deploy
+    # Tasks this deploy changes that were not running when the plan was made: apply looks again when the
+    # step starts and stops (then resumes) any that runs by then (started by hand, or by an earlier step).
+    recheck: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

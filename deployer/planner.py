@@ -223,7 +223,7 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     checks = [*C.compile_checks(result.diagnostics),
               *C.stack_checks(changes, flags, all_exports, imports), *order_checks,
               *C.task_checks(changes, live, flags, scheduled), *C.drift_checks(changes, live, deployed, flags, wanted),
-              *C.full_load_checks(stats, owners), *C.s3_checks(nonempty, compiled.datalake_bucket, users),
+              *C.full_load_checks(stats, owners, flags), *C.s3_checks(nonempty, compiled.datalake_bucket, users),
               *C.target_folder_checks(live.stacks[compiled.base.name].template if compiled.base.name in live.stacks
                                       else {}, compiled.base.template)]
     shown = tuple(c for c in changes if c.action != P.NONE or any(t.changed for t in c.tasks))

@@ -61,7 +61,8 @@ def _start_for(t: P.TaskChange, state: LiveState, paused: bool, migration_type: 
 
 def _task_actions(t: P.TaskChange, step: int, two_step: bool, state: LiveState, paused: bool,
                   migration_type: str | None) -> tuple[bool, P.TaskStart | None, list[str]]:
-    """(stop before the deploy?, start after it, tables to wait for DMS to drop)."""
+    """(stop before the deploy?, start after it, tables to wait for DMS to drop). Stopping is decided on
+    plan-time state here; `_recheck` lists what apply must look at again when the step starts."""
     live = state.tasks.get(t.identifier)
     running = live is not None and live.status in RUNNING
     if step == 1 and t.run_change == P.PAUSE_TASK:
@@ -99,7 +100,7 @@ def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates:
                 continue
             tmpl = templates.get(change.stack, StackTemplates(None))
             sha = tmpl.intermediate if (two_step and number == 1 and tmpl.intermediate) else tmpl.final
-            stop, start, wait = [], [], []
+            stop, start, wait, recheck = [], [], [], []
             capture = [t.identifier for t in change.tasks if number == 1 and t.action == P.REPLACE
                        and t.keeps_checkpoint and migration_types.get(t.identifier) != SCHEDULED]
             for t in change.tasks:
@@ -108,6 +109,8 @@ def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates:
                 stop += [t.identifier] if halt else []
                 start += [go] if go else []
                 wait += drop
+                if not halt and _changes_task(t, number):
+                    recheck.append(t.identifier)
             for ident in externally_affected.get(change.stack, ()) if number == 1 else ():
                 live = state.tasks.get(ident)
                 if live is not None and live.status in RUNNING and ident not in stop:
@@ -122,7 +125,8 @@ def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates:
             stack_steps.append(P.StackStep(stack=change.stack, action=action,
                                            template_sha256=None if action in (P.DELETE, P.NONE) else sha,
                                            stop=tuple(stop), start=tuple(start), wait_dropped=tuple(wait),
-                                           wave=wave, capture_checkpoint=tuple(capture)))
+                                           wave=wave, capture_checkpoint=tuple(capture),
+                                           recheck=tuple(recheck)))
         if stack_steps:
             desc = ("remove reloaded tables' old versions and replaced tasks (and every other change)"
                     if two_step and number == 1

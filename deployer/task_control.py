@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dmsctl.deployer.checks import interrupts_a_load
 from dmsctl.deployer.errors import AwsError, DmsctlError
 from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.live import LiveTask, TableStat, read_table_stats
 
 STOPPED_BY_TAG = "dmsctl:stopped-by-run"
-LOADING = frozenset({"Before load", "Full load"})
 
 
 class TaskFailure(DmsctlError):
@@ -48,10 +48,13 @@ def describe(gw: Gateway, identifiers: list[str]) -> dict[str, TaskState]:
         r.get("ReplicationInstanceArn", "")) for r in rows}
 
 
-def assert_no_full_load(gw: Gateway, state: TaskState) -> None:
-    """Right before stopping: time has passed since the plan, so look again."""
+def assert_no_full_load(gw: Gateway, state: TaskState, allow_interrupt: bool = False) -> None:
+    """Right before stopping: time has passed since the plan, so look again (unless interrupting a load
+    was acknowledged, --allow-interrupt)."""
+    if allow_interrupt:
+        return
     live = LiveTask(state.identifier, state.arn, state.status, state.migration_type, "{}", None, "", "", "")
-    loading = [s for s in read_table_stats(gw, live) if s.state in LOADING]
+    loading = [s for s in read_table_stats(gw, live) if interrupts_a_load(s)]
     if loading:
         names = ", ".join(f"{s.schema}.{s.table} ({s.state})" for s in loading[:5])
         raise TaskFailure(f"task {state.identifier} has tables loading now ({names}): not stopping it, because "
@@ -106,11 +109,24 @@ def wait_startable(gw: Gateway, identifiers: list[str], timeout: float,
                              f"failed: {r.get('LastFailureMessage', 'no reason given')}" for r in bad)
         return None
 
-    try:
-        gw.poll(connections, lambda rows: not any(r.get("Status") == "testing" for r in rows),
-                what="endpoint connection tests", timeout=timeout, failed=failed, first_delay=2, max_delay=max_delay)
-    except AwsError as exc:
-        raise TaskFailure(str(exc)) from None
+    def finished() -> list[dict[str, Any]]:
+        try:
+            return gw.poll(connections, lambda rows: not any(r.get("Status") == "testing" for r in rows),
+                           what="endpoint connection tests", timeout=timeout, failed=failed, first_delay=2,
+                           max_delay=max_delay)
+        except AwsError as exc:
+            raise TaskFailure(str(exc)) from None
+
+    rows = finished()
+    stale = [r for r in rows if r.get("Status") == "failed"]
+    if stale:  # a test that failed earlier says nothing about now (the cause may be fixed): test again
+        for r in stale:
+            gw.call("dms", "test_connection", resource=f"endpoint {r.get('EndpointIdentifier', r['EndpointArn'])}",
+                    ReplicationInstanceArn=r["ReplicationInstanceArn"], EndpointArn=r["EndpointArn"])
+        rows = finished()
+    reason = failed(rows)  # every test is over and one failed again: never start against it
+    if reason:
+        raise TaskFailure(f"endpoint connection tests: {reason}")
     return states
 
 

@@ -28,6 +28,8 @@ from dmsctl.deployer.progress import NullSink, PlainSink, Progress, RichSink
 @click.option("--allow-replace", is_flag=True, help="Acknowledge task replacements (every table reloads).")
 @click.option("--allow-delete", is_flag=True, help="Acknowledge deleting stacks or tasks.")
 @click.option("--allow-drift", is_flag=True, help="Acknowledge overwriting changes made outside dmsctl.")
+@click.option("--allow-interrupt", is_flag=True,
+              help="Acknowledge stopping a task while a table of it is loading (that load restarts from zero).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: print a machine-readable run record at the end instead of progress lines.")
@@ -39,8 +41,8 @@ from dmsctl.deployer.progress import NullSink, PlainSink, Progress, RichSink
 @click.option("--lint/--no-lint", default=True, show_default=True, help="Run cfn-lint on the compiled templates.")
 @aws_options
 @click.pass_context
-def apply(ctx, env, plan_file, allow_replace, allow_delete, allow_drift, yes, fmt, timeout, parallel, no_color,
-          lint, endpoint_url, profile, max_attempts) -> None:
+def apply(ctx, env, plan_file, allow_replace, allow_delete, allow_drift, allow_interrupt, yes, fmt, timeout, parallel,
+          no_color, lint, endpoint_url, profile, max_attempts) -> None:
     """Plan afresh from live state, then stop -> deploy -> resume, step by step.
 
     With --plan, applies only when the fresh plan is the reviewed one (same checksum).
@@ -61,7 +63,8 @@ def apply(ctx, env, plan_file, allow_replace, allow_delete, allow_drift, yes, fm
                  max_attempts=max_attempts)
     interrupt = Interrupt()
     gw.sleep = interrupt.wrap(gw.sleep)  # every wait of the run ends at once on SIGINT / SIGTERM
-    applier = Applier(gw, result, progress, flags=Flags(allow_replace, allow_delete, allow_drift),
+    flags = Flags(allow_replace, allow_delete, allow_drift, allow_interrupt)
+    applier = Applier(gw, result, progress, flags=flags,
                       timeouts=Timeouts(task=timeout, stack=timeout, drop=timeout), parallelism=parallel,
                       interrupt=interrupt)
 

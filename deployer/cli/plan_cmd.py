@@ -31,12 +31,14 @@ def render(plan, fmt: str, color: bool) -> str:
 @click.option("--allow-replace", is_flag=True, help="Acknowledge task replacements (every table reloads).")
 @click.option("--allow-delete", is_flag=True, help="Acknowledge deleting stacks or tasks.")
 @click.option("--allow-drift", is_flag=True, help="Acknowledge overwriting changes made outside dmsctl.")
+@click.option("--allow-interrupt", is_flag=True,
+              help="Acknowledge stopping a task while a table of it is loading (that load restarts from zero).")
 @no_color_option
 @click.option("--lint/--no-lint", default=True, show_default=True, help="Run cfn-lint on the compiled templates.")
 @aws_options
 @click.pass_context
-def plan(ctx, env, fmt, out, markdown_out, allow_replace, allow_delete, allow_drift, no_color, lint, endpoint_url,
-         profile, max_attempts) -> None:
+def plan(ctx, env, fmt, out, markdown_out, allow_replace, allow_delete, allow_drift, allow_interrupt, no_color, lint,
+         endpoint_url, profile, max_attempts) -> None:
     """Show what apply would do, and whether it is safe (go/no-go). Never changes AWS.
 
     Exit 0: no changes; 2: changes, safe to apply; 1: no-go or an error.
@@ -46,7 +48,7 @@ def plan(ctx, env, fmt, out, markdown_out, allow_replace, allow_delete, allow_dr
     result = compiled(config_dir(ctx), env, lint)
     gw = gateway(result.require_tree().region, read_only=True, endpoint_url=endpoint_url, profile=profile,
                  max_attempts=max_attempts)
-    planned = make_plan(result, gw, Flags(allow_replace, allow_delete, allow_drift))
+    planned = make_plan(result, gw, Flags(allow_replace, allow_delete, allow_drift, allow_interrupt))
     click.echo(render(planned.plan, fmt, use_color(no_color)), nl=False)
     if out:
         Path(out).write_text(render(planned.plan, "json", False))

@@ -131,3 +131,23 @@ def test_p114_wrong_account():
 def test_p103_compile_errors_block():
     found = list(C.compile_checks([Diagnostic("E206", "dup", "configs/teams/a.yaml", 3, 5)]))
     assert codes(found) == [("P103", "error")] and "configs/teams/a.yaml:3:5 E206" in found[0].message
+
+
+def test_p106_a_table_queued_before_load_with_no_row_copied_does_not_block():
+    stats = {"dmsctl-a-t": (TableStat("s", "queued", "Before load", 0), TableStat("s", "done", "Table completed"))}
+    assert list(C.full_load_checks(stats, {"dmsctl-a-t": ("a", "t")})) == []
+    started = {"dmsctl-a-t": (TableStat("s", "begun", "Before load", 10),)}
+    assert codes(C.full_load_checks(started, {"dmsctl-a-t": ("a", "t")})) == [("P106", "error")]
+
+
+def test_p106_a_table_being_reloaded_counts_as_loading():
+    stats = {"dmsctl-a-t": (TableStat("s", "r", "Table is being reloaded", 5),)}
+    assert codes(C.full_load_checks(stats, {"dmsctl-a-t": ("a", "t")})) == [("P106", "error")]
+
+
+def test_p106_can_be_acknowledged_with_allow_interrupt_and_says_so():
+    stats = {"dmsctl-a-t": (TableStat("s", "big", "Full load", 99),)}
+    blocked = list(C.full_load_checks(stats, {"dmsctl-a-t": ("a", "t")}))
+    assert "(acknowledge with --allow-interrupt)" in blocked[0].message
+    allowed = list(C.full_load_checks(stats, {"dmsctl-a-t": ("a", "t")}, C.Flags(allow_interrupt=True)))
+    assert codes(allowed) == [("P106", "warning")] and allowed[0].acknowledged_by == "--allow-interrupt"

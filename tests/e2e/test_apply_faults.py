@@ -478,6 +478,30 @@ def test_a_failed_connection_test_of_the_tasks_own_instance_is_reported(harness,
     assert_safe_and_converged(harness, sandbox, cfg)
 
 
+def test_a_finished_failed_connection_test_is_tested_again_and_not_ignored(harness, sandbox, tmp_path,
+                                                                          monkeypatch):
+    """Every test of the task's pairs is over and one failed: the wait for running tests is over, but a
+    failed result is stale (the cause may be fixed), so apply tests that pair again; failing again, the
+    task is not started against it."""
+    deploy_examples(harness, sandbox, tmp_path)
+    cfg = tree(tmp_path / "after", tune_foodsearch)
+    sandbox.faults.fail_next_connection_test("dmsctl-food-src-fooddb", "Injected: authentication failed")
+    _test_connection(sandbox, "dmsctl-food-food-main", "dmsctl-food-src-fooddb")
+    sandbox.advance(60)  # the test has finished: failed
+    broken = "dmsctl-food-src-fooddb"  # and it stays broken: every test of it fails from now on
+    monkeypatch.setattr(sandbox.faults, "take_connection_failure",
+                        lambda endpoint_id: "Injected: still failing" if endpoint_id == broken else None)
+    mark = sandbox.calls.mark()
+    run = applier(harness, cfg)
+    with pytest.raises(task_control.TaskFailure, match="Injected: still failing"):
+        run.run()
+    # tested again before the start, and once more by the restore that tries to start it again
+    assert [c.operation for c in sandbox.calls.since(mark)].count("TestConnection") == 2
+    assert run.record.result == "failed" and lock_holder(harness, cfg) is None
+    assert status(sandbox, FOODSEARCH) == "stopped"
+    assert any("could not restart dmsctl-food-foodsearch" in e.message for e in run.progress.events)
+
+
 def test_a_load_that_starts_after_the_plan_is_never_interrupted(harness, sandbox, tmp_path, monkeypatch):
     """Apply plans, then right before stopping a task looks again: a table that began loading in
     between (here: reloaded from the console) makes it leave that stack alone."""
@@ -485,13 +509,13 @@ def test_a_load_that_starts_after_the_plan_is_never_interrupted(harness, sandbox
     cfg = tree(tmp_path / "after", both(tune_foodsearch, add_growth_table))
     real = task_control.assert_no_full_load
 
-    def someone_reloads_first(gw, state):
+    def someone_reloads_first(gw, state, *args):
         if state.identifier == FOODSEARCH:
             sandbox.set_table_size(FOODSEARCH, "foodsearch", "nutrients", 1_000_000)
             sandbox.client("dms").reload_tables(ReplicationTaskArn=state.arn, TablesToReload=[
                 {"SchemaName": "foodsearch", "TableName": "nutrients"}])
             sandbox.advance(1)
-        real(gw, state)
+        real(gw, state, *args)
 
     monkeypatch.setattr(task_control, "assert_no_full_load", someone_reloads_first)
     mark = sandbox.calls.mark()
@@ -506,3 +530,24 @@ def test_a_load_that_starts_after_the_plan_is_never_interrupted(harness, sandbox
     assert sandbox.tables(FOODSEARCH)["foodsearch.nutrients"]["state"] == "Full load"
     assert_no_load_restarted(sandbox)
     assert "dmsctl:stopped-by-run" not in _tags(sandbox, FOODSEARCH)
+
+
+def test_allow_interrupt_stops_a_loading_task_when_acknowledged(harness, sandbox, tmp_path):
+    """A stuck or very long load must not block every fix to its task: --allow-interrupt acknowledges
+    P106 in the plan, and apply's re-check before stopping honours it (the load restarts, as it says)."""
+    deploy_examples(harness, sandbox, tmp_path)
+    cfg = tree(tmp_path / "after", tune_foodsearch)
+    arn = tasks(sandbox)[FOODSEARCH]["ReplicationTaskArn"]
+    sandbox.set_table_size(FOODSEARCH, "foodsearch", "nutrients", 50_000_000)
+    sandbox.client("dms").reload_tables(ReplicationTaskArn=arn, TablesToReload=[
+        {"SchemaName": "foodsearch", "TableName": "nutrients"}])
+    sandbox.advance(5)
+    blocked = harness.plan(cfg)[0].plan
+    assert [c.code for c in blocked.checks if c.blocks] == ["P106"]
+    flags = Flags(allow_interrupt=True)
+    allowed = harness.plan(cfg, flags=flags)[0].plan
+    assert allowed.go and any(c.code == "P106" and c.acknowledged_by == "--allow-interrupt" for c in allowed.checks)
+    code, run, progress = harness.apply(cfg, flags=flags)
+    assert code == 0 and run.record.result == "applied", [e.message for e in progress.events]
+    sandbox.advance(60)
+    assert status(sandbox, FOODSEARCH) == "running"

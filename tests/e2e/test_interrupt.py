@@ -10,6 +10,7 @@ process exit code) is tested in tests/e2e/test_interrupt_process.py.
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
@@ -155,3 +156,81 @@ def test_a_failed_lock_release_does_not_fail_a_finished_deploy(harness, sandbox,
     assert run.run() == 0 and run.record.result == "applied"
     messages = [e.message for e in run.progress.events]
     assert any("could not release the staging lock" in m and f"--id {run.run_id}" in m for m in messages)
+
+
+def test_the_wrong_account_is_refused_before_anything_is_written(harness, sandbox, tmp_path):
+    from dmsctl.deployer.apply import PlanRefused
+    from tests.e2e.apply_helpers import state_table_writes
+
+    deploy_examples(harness, sandbox, tmp_path)
+
+    def other_account(doc: dict) -> None:
+        doc["environments"]["staging"]["account_id"] = "999999999999"
+
+    cfg = tree(tmp_path / "after", tune_foodsearch, base=other_account)
+    mark = sandbox.calls.mark()
+    run = applier(harness, cfg)
+    with pytest.raises(PlanRefused) as refused:
+        run.run()
+    assert "P114" in str(refused.value) and "999999999999" in str(refused.value)
+    calls = sandbox.calls.since(mark)
+    assert state_table_writes(calls) == [] and [c.operation for c in calls if c.mutating] == []
+
+
+def test_the_lock_is_renewed_while_the_run_lives(harness, sandbox, tmp_path, monkeypatch):
+    from dmsctl.deployer.apply import Timeouts
+    from dmsctl.deployer.lock import Lock
+
+    deploy_examples(harness, sandbox, tmp_path)
+    cfg = tree(tmp_path / "after", tune_foodsearch)
+    renewals = []
+    real = Lock.renew
+
+    def counted(self, *args, **kwargs):
+        renewals.append(real(self, *args, **kwargs))
+        return renewals[-1]
+
+    monkeypatch.setattr(Lock, "renew", counted)
+    real_stop = task_control.stop
+
+    def slow_stop(*args, **kwargs):  # long enough in real time for a few renewals
+        time.sleep(0.5)
+        return real_stop(*args, **kwargs)
+
+    monkeypatch.setattr(task_control, "stop", slow_stop)
+    run = applier(harness, cfg, timeouts=Timeouts(lock_renewal=0.05))
+    assert run.run() == 0
+    assert renewals and all(r.run_id == run.run_id for r in renewals)
+    assert lock_holder(harness, cfg) is None
+
+
+def test_a_lost_lock_stops_the_run_safely(harness, sandbox, tmp_path, monkeypatch):
+    from dmsctl.deployer.apply import Timeouts
+    from tests.e2e.apply_helpers import make_lock
+
+    deploy_examples(harness, sandbox, tmp_path)
+    cfg = tree(tmp_path / "after", tune_foodsearch)
+    interrupt = Interrupt()
+    gw = gateway(harness)
+    gw.sleep = interrupt.wrap(gw.sleep)
+    real = stack_deploy.template_argument
+
+    def steal_then_continue(*args, **kwargs):  # someone removes our lock and another run takes it
+        thief = make_lock(harness, cfg)
+        holder = thief.current()
+        thief.force_release(holder.run_id)
+        thief.acquire("other-run", "someone@else")
+        deadline = time.monotonic() + 10
+        while not interrupt.is_set:  # the keeper notices within its renewal interval
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stack_deploy, "template_argument", steal_then_continue)
+    run = applier(harness, cfg, gw=gw, interrupt=interrupt, timeouts=Timeouts(lock_renewal=0.05))
+    with pytest.raises(Interrupted) as raised:
+        run.run()
+    assert "lost the staging lock" in str(raised.value) and "other-run" in str(raised.value)
+    assert raised.value.exit_code == 1 and run.record.result == "interrupted"
+    assert lock_holder(harness, cfg).run_id == "other-run"  # not released: it is not ours
+    assert status(sandbox, FOODSEARCH) in ("starting", "running")  # the change set was never executed

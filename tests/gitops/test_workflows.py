@@ -6,9 +6,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 import tomllib
 from pathlib import Path
 
@@ -369,3 +371,49 @@ def test_onboarding_shows_a_config_repository_how_to_use_the_hooks():
     (repo,) = configs[0]["repos"]
     assert repo["repo"] == "https://github.com/<org>/dmsctl" and repo["rev"]
     assert {h["id"] for h in repo["hooks"]} == set(HOOKS)
+
+
+# A dmsctl that, like the real one, winds down on SIGINT/SIGTERM and exits 128 + signal. Python, as
+# dmsctl is: it installs its handlers even where the shell started it with SIGINT ignored (a
+# background job of a non-interactive shell).
+FAKE_APPLY = """import json, pathlib, signal, sys, time
+def stop(signum, frame):
+    print(json.dumps({"run": {"result": "interrupted"}}))
+    sys.exit(128 + signum)
+signal.signal(signal.SIGINT, stop)
+signal.signal(signal.SIGTERM, stop)
+pathlib.Path("started").touch()
+time.sleep(30)
+"""
+
+
+@pytest.mark.skipif(not shutil.which("jq"), reason="needs jq (as on GitHub's runners)")
+@pytest.mark.parametrize("job", ["staging", "prod"])
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_cancelled_apply_step_forwards_the_signal_and_reports_dmsctls_exit(tmp_path, job, signum, code):
+    """GitHub signals the step's shell; the shell passes the signal on to dmsctl and waits for it."""
+    script = step(load("deploy.yml")["jobs"][job], "Apply")["run"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dmsctl").write_text(f"#!{sys.executable}\n{FAKE_APPLY}")
+    (bin_dir / "dmsctl").chmod(0o755)
+    env = {"PATH": os.pathsep.join([str(bin_dir), os.environ["PATH"]]), "DMSCTL_ENV": job,
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "started").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    proc.communicate(timeout=20)
+    assert proc.returncode == code
+    summary = (tmp_path / "summary").read_text()
+    assert f"(exit {code})" in summary and '"interrupted"' in summary
+
+
+def test_deploy_summarises_what_a_cancelled_run_left_read_only():
+    for job in ("staging", "prod"):
+        after = step(load("deploy.yml")["jobs"][job], "After a cancelled deploy")
+        assert after["if"].startswith("cancelled()")
+        assert "dmsctl plan" in after["run"] and "dmsctl apply" not in after["run"]
