@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from dmsctl.sandbox.remote import RemoteSandbox
-from dmsctl.sandbox.scenario import deploy_stacks
+from dmsctl.sandbox.scenario import connect_tasks, deploy_stacks
 
 REPO = Path(__file__).resolve().parent.parent
 QUIET_CDC = 1e9  # sim seconds between CDC files: none during a benchmark (they only fill moto's S3)
@@ -86,6 +86,10 @@ def seed(sb: RemoteSandbox, result) -> dict:
         for t in page["ReplicationTasks"]
     }
     wanted = [t for t in tree.tasks() if not t.paused]
+    rows = {t["ReplicationTaskIdentifier"]: t
+            for page in dms.get_paginator("describe_replication_tasks").paginate(WithoutSettings=True)
+            for t in page["ReplicationTasks"]}
+    connect_tasks(sb, [rows[t.identifier] for t in wanted])
     for t in wanted:
         dms.start_replication_task(
             ReplicationTaskArn=arns[t.identifier], StartReplicationTaskType="start-replication"

@@ -31,9 +31,11 @@ from dmsctl.deployer.checks import Flags
 from dmsctl.deployer.errors import DmsctlError
 from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.interrupt import Interrupt, Interrupted
+from dmsctl.deployer.live import LiveTask
 from dmsctl.deployer.lock import Lock, LockLost, default_owner
 from dmsctl.deployer.planner import Planned, make_plan
 from dmsctl.deployer.progress import Progress
+from dmsctl.deployer.task_states import RUNNING, STARTABLE
 
 
 class PlanRefused(DmsctlError):
@@ -241,11 +243,11 @@ class Applier:
         # started by hand since, or by an earlier step of this run).
         states = task_control.describe(self.gw, [*s.stop, *s.recheck])
         to_stop = [states[i] for i in (*s.stop, *s.recheck)
-                   if i in states and states[i].status in ("running", "starting")]
+                   if i in states and states[i].status in RUNNING]
         s = self._with_restarts(s, planned, [st.identifier for st in to_stop if st.identifier in s.recheck])
         for st in to_stop:
             task_control.assert_no_full_load(self.gw, st, self.flags.allow_interrupt)
-        stopped: list[task_control.TaskState] = []
+        stopped: list[LiveTask] = []
         try:
             if to_stop:
                 for st in to_stop:
@@ -305,16 +307,23 @@ class Applier:
         tags = [{"Key": "dmsctl:managed-by", "Value": "dmsctl"}, {"Key": "dmsctl:environment", "Value": self.tree.env}]
         outcome = stack_deploy.deploy(self.gw, s.stack, arg, tags, self.run_id, self.timeouts.stack, on_event,
                                       max_delay=STOPPED_POLL_MAX if tasks_stopped else 30.0,
-                                      before_execute=self.interrupt.check)
+                                      before_execute=self.interrupt.check,
+                                      must_create=self.lock.held is None and s.action == P.CREATE)
         self.progress.emit("deployed", outcome, stack=s.stack)
 
     def _start(self, s: P.StackStep) -> None:
+        if s.test_connections:
+            self.progress.emit("wait", f"testing the connections of {', '.join(s.test_connections)}", stack=s.stack)
+            tested = task_control.wait(self.gw, list(s.test_connections), lambda t: t.status in STARTABLE | RUNNING,
+                                       "created", self.timeouts.task, STOPPED_POLL_MAX)
+            task_control.ensure_connections(self.gw, [(t.instance_arn, e) for t in tested.values()
+                                                      for e in t.endpoints], self.timeouts.task, STOPPED_POLL_MAX)
         if not s.start:
             return
         idents = [e.identifier for e in s.start]
         ready = task_control.wait_startable(self.gw, idents, self.timeouts.task, STOPPED_POLL_MAX)
         for entry in s.start:
-            if ready[entry.identifier].status in ("running", "starting"):
+            if ready[entry.identifier].status in RUNNING:
                 continue
             position = handover.stored(self.gw, self.state_table, entry.identifier) if entry.from_checkpoint else None
             where = f" from checkpoint {position}" if position else ""
@@ -331,7 +340,7 @@ class Applier:
                 handover.done(self.gw, self.state_table, entry.identifier)
         self.progress.emit("started", f"running: {', '.join(idents)}", stack=s.stack)
 
-    def _restore_now(self, s: P.StackStep, stopped: list[task_control.TaskState]) -> None:
+    def _restore_now(self, s: P.StackStep, stopped: list[LiveTask]) -> None:
         """Interrupted: start what this run stopped and config wants running, without waiting for it; what
         cannot be started right now (its stack's update is in flight, or it is still stopping) stays
         tagged for the next apply, which resumes it."""
@@ -346,9 +355,9 @@ class Applier:
         now = task_control.describe(self.gw, [st.identifier for st in wanted])
         for st in wanted:
             live = now.get(st.identifier)
-            if live is None or live.status in ("running", "starting"):
+            if live is None or live.status in RUNNING:
                 continue
-            if live.status not in task_control.STARTABLE:
+            if live.status not in STARTABLE:
                 self._left.append(f"{st.identifier} is {live.status}: resumed by the next apply")
                 continue
             try:
@@ -358,7 +367,7 @@ class Applier:
             except DmsctlError as exc:
                 self._left.append(f"{st.identifier} could not be restarted ({exc})")
 
-    def _restore(self, s: P.StackStep, stopped: list[task_control.TaskState]) -> None:
+    def _restore(self, s: P.StackStep, stopped: list[LiveTask]) -> None:
         """After a failure: start again what this run stopped and config wants running."""
         wanted = {e.identifier: e.start_type for e in s.start}
         for st in stopped:
@@ -367,7 +376,7 @@ class Applier:
             try:
                 self.progress.emit("start", f"restoring {st.identifier} after the failure", stack=s.stack)
                 ready = task_control.wait_startable(self.gw, [st.identifier], self.timeouts.task)
-                if ready[st.identifier].status not in ("running", "starting"):  # its stop may have failed
+                if ready[st.identifier].status not in RUNNING:  # its stop may have failed
                     task_control.start(self.gw, ready[st.identifier], P.RESUME_PROCESSING if st.ever_started
                                        else P.START_REPLICATION)
                 task_control.wait(self.gw, [st.identifier], task_control.is_up, "running", self.timeouts.task)

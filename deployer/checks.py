@@ -17,20 +17,8 @@ from dmsctl.deployer import plan as P
 from dmsctl.deployer.diff import moved_away, rewrites_mappings
 from dmsctl.deployer.live import LiveState, TableStat
 from dmsctl.deployer.mappings_semantics import mappings_equal, settings_subset
+from dmsctl.deployer.task_states import BUSY, RUNNING, interrupts_a_load
 
-RUNNING = frozenset({"running", "starting"})
-BAD_TASK_STATES = frozenset({"failed", "modifying", "moving", "stopping", "creating", "deleting"})
-# Table states in which stopping the task restarts the table's load from zero. "Table is being reloaded"
-# is DMS's state for a table reloaded by ReloadTables (TableStatistics.TableState).
-LOADING_STATES = frozenset({"Before load", "Full load", "Table is being reloaded"})
-
-
-def interrupts_a_load(stat: TableStat) -> bool:
-    """Would stopping the task lose load work of this table? A table still "Before load" with no row
-    copied has lost nothing yet (it is queued behind others): stopping only delays it."""
-    if stat.state == "Before load" and stat.full_load_rows == 0:
-        return False
-    return stat.state in LOADING_STATES
 GOOD_STACK_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
                                "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"})
 
@@ -88,11 +76,18 @@ def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Fla
     for c in changes:
         for t in c.tasks:
             live = state.tasks.get(t.identifier)
+            for tc in t.tables:
+                if tc.interrupted:
+                    yield _check("P119", f"task {t.identifier}: {tc.name} is not in the task (a reload an earlier "
+                                 "apply did not finish removed it, or it was paused before its version changed); "
+                                 "it is not replicated until this apply adds it back. This plan runs both steps "
+                                 f"of the reload, so {tc.new_version} full-loads into its new prefix",
+                                 severity="warning", team=t.team, task=t.task, table=tc.name)
             if t.changed and t.identifier in scheduled and live is not None and live.status in RUNNING:
                 yield _check("P116", f"task {t.identifier} is in a scheduled run ({live.status}); a deploy would "
                              "stop it mid-run: wait for the run to finish (or stop it) and plan again",
                              team=t.team, task=t.task)
-            if t.changed and live is not None and live.status in BAD_TASK_STATES:
+            if t.changed and live is not None and live.status in BUSY:
                 why = f": {live.last_failure}" if live.last_failure else ""
                 yield _check("P109", f"task {t.identifier} is {live.status}{why}; fix it before changing it",
                              team=t.team, task=t.task)

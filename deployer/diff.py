@@ -18,9 +18,9 @@ from dmsctl.deployer import plan as P
 from dmsctl.deployer.live import LiveStack, LiveState, LiveTask
 from dmsctl.deployer.mappings_semantics import live_tables as mapped_tables
 from dmsctl.deployer.mappings_semantics import settings_subset
+from dmsctl.deployer.task_states import RUNNING, STARTABLE
 
 TASK_TYPE = "AWS::DMS::ReplicationTask"
-RUNNING = frozenset({"running", "starting"})
 
 
 @cache
@@ -49,12 +49,17 @@ def _tasks_in(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]
     return out
 
 
-def _paused_in(template: dict[str, Any]) -> dict[str, set[tuple[str, ...]]]:
-    """Task name -> its paused (schema, table) keys, from the template's dmsctl metadata."""
+def _paused_in(template: dict[str, Any]) -> dict[str, dict[tuple[str, ...], str]]:
+    """Task name -> its paused (schema, table) keys and their versions, from the template's dmsctl
+    metadata ("schema.table@version"). Step 1 of a reload marks the reloaded table paused at its old
+    version, so a plan after an apply that stopped there sees the reload still to finish."""
     meta = template.get("Metadata", {}).get("dmsctl", {}) if isinstance(template, dict) else {}
-    out: dict[str, set[tuple[str, ...]]] = {}
+    out: dict[str, dict[tuple[str, ...], str]] = {}
     for task, entries in (meta.get("paused_tables") or {}).items():
-        out[task] = {tuple(e.split("@", 1)[0].split(".", 1)) for e in entries}
+        out[task] = {}
+        for e in entries:
+            name, _, version = e.partition("@")
+            out[task][tuple(name.split(".", 1))] = version
     return out
 
 
@@ -109,7 +114,7 @@ def _imports(value: object) -> set[str]:
 
 
 def diff_tables(task: CompiledTask, live: dict[tuple[str, str], str | None],
-                paused_before: set[tuple[str, ...]]) -> tuple[P.TableChange, ...]:
+                paused_before: dict[tuple[str, ...], str]) -> tuple[P.TableChange, ...]:
     changes = []
     wanted = {(t.schema, t.table): t for t in task.tables}
     for key, t in sorted(wanted.items()):
@@ -117,6 +122,9 @@ def diff_tables(task: CompiledTask, live: dict[tuple[str, str], str | None],
         if t.paused:
             if lv != "__absent__":
                 changes.append(P.TableChange(t.schema, t.table, P.PAUSE, old_version=lv))
+        elif lv == "__absent__" and key in paused_before and paused_before[key] not in ("", t.version):
+            changes.append(P.TableChange(t.schema, t.table, P.RELOAD, old_version=paused_before[key],
+                                         new_version=t.version, s3_prefix=t.s3_prefix))  # paused, version bumped
         elif lv == "__absent__":
             kind = P.RESUME if key in paused_before else P.ADD
             changes.append(P.TableChange(t.schema, t.table, kind, new_version=t.version, s3_prefix=t.s3_prefix))
@@ -130,7 +138,7 @@ def diff_tables(task: CompiledTask, live: dict[tuple[str, str], str | None],
 
 def diff_task(task: CompiledTask | None, deployed: dict[str, Any] | None, live: LiveTask | None,
               new_template: dict[str, Any], replaced_resources: set[str], changed_resources: set[str],
-              paused_before: set[tuple[str, ...]],
+              paused_before: dict[tuple[str, ...], str],
               region: str, team: str, replaced_exports: dict[str, str] | None = None) -> P.TaskChange:
     """`replaced_exports`: export name -> "<logical id> of stack <name>" for resources of other stacks
     (a team stack's instances and sources) that this plan replaces, seen by tasks importing them."""
@@ -216,7 +224,7 @@ def _run_change(task: CompiledTask, live: LiveTask | None) -> str | None:
         return None  # a scheduled task is stopped between runs by design; its schedule starts it
     if task.paused and live.status in RUNNING:
         return P.PAUSE_TASK
-    if not task.paused and live.status in ("stopped", "ready", "failed") and task.migration_type != "full-load":
+    if not task.paused and live.status in STARTABLE and task.migration_type != "full-load":
         return P.RESUME_TASK
     return None
 
@@ -265,7 +273,7 @@ def diff_stack(compiled: CompiledStack | None, live: LiveStack | None, state: Li
         ct = compiled_tasks.get(ident)
         deployed = deployed_tasks.get(ident, (None, None))[1]
         tasks.append(diff_task(ct, deployed, state.tasks.get(ident), new_t, replaced, changed,
-                               paused_before.get(ct.name if ct else "", set()), region, team or "",
+                               paused_before.get(ct.name if ct else "", {}), region, team or "",
                                replaced_exports))
     return P.StackChange(stack=name, kind=kind, team=team, action=action, status=live.status if live else None,
                          tasks=tuple(t for t in tasks), resources=tuple(res.values()))

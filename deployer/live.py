@@ -39,6 +39,11 @@ class LiveStack:
 
 @dataclass(frozen=True)
 class LiveTask:
+    """The one typed view of a DMS replication task (a DescribeReplicationTasks row).
+
+    Read with `WithoutSettings=True` (the cheap form task control polls with), DMS leaves out
+    TableMappings and ReplicationTaskSettings: then `described_fully` is False and `tables` refuses."""
+
     identifier: str
     arn: str
     status: str
@@ -51,10 +56,27 @@ class LiveTask:
     stop_reason: str | None = None
     ever_started: bool = False
     last_failure: str | None = None
+    described_fully: bool = True
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], with_settings: bool = True) -> LiveTask:
+        return cls(identifier=row["ReplicationTaskIdentifier"], arn=row["ReplicationTaskArn"],
+                   status=row.get("Status", "unknown"), migration_type=row.get("MigrationType", ""),
+                   mappings=row.get("TableMappings", "{}") or "{}", settings=row.get("ReplicationTaskSettings"),
+                   instance_arn=row.get("ReplicationInstanceArn", ""), source_arn=row.get("SourceEndpointArn", ""),
+                   target_arn=row.get("TargetEndpointArn", ""), stop_reason=row.get("StopReason"),
+                   ever_started="ReplicationTaskStartDate" in row, last_failure=row.get("LastFailureMessage"),
+                   described_fully=with_settings)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return tuple(a for a in (self.source_arn, self.target_arn) if a)
 
     @property
     def tables(self) -> dict[tuple[str, str], str | None]:
         """(schema, table) -> version, read from the task's own TableMappings."""
+        if not self.described_fully:
+            raise ValueError(f"task {self.identifier} was described without its TableMappings")
         return live_tables(self.mappings)
 
 
@@ -98,13 +120,7 @@ def read_live(gw: Gateway, compiled: CompiledTree) -> LiveState:
         ident = t["ReplicationTaskIdentifier"]
         if not ident.startswith(prefix):
             continue
-        tasks[ident] = LiveTask(
-            identifier=ident, arn=t["ReplicationTaskArn"], status=t.get("Status", "unknown"),
-            migration_type=t.get("MigrationType", ""), mappings=t.get("TableMappings", "{}") or "{}",
-            settings=t.get("ReplicationTaskSettings"), instance_arn=t.get("ReplicationInstanceArn", ""),
-            source_arn=t.get("SourceEndpointArn", ""), target_arn=t.get("TargetEndpointArn", ""),
-            stop_reason=t.get("StopReason"), ever_started="ReplicationTaskStartDate" in t,
-            last_failure=t.get("LastFailureMessage"))
+        tasks[ident] = LiveTask.from_row(t)
     return LiveState(account_id=account, stacks=stacks, tasks=tasks)
 
 

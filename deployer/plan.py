@@ -35,6 +35,9 @@ class TableChange:
     old_version: str | None = None
     new_version: str | None = None
     s3_prefix: str | None = None  # the prefix the new version writes to (add, reload, resume)
+    # A reload whose step 1 ran but whose task never ran without the table (an apply stopped in between):
+    # the old version is gone from the config and the task; DMS still holds its progress.
+    interrupted: bool = False
 
     @property
     def name(self) -> str:
@@ -101,6 +104,10 @@ class StackStep:
     # Tasks this deploy changes that were not running when the plan was made: apply looks again when the
     # step starts and stops (then resumes) any that runs by then (started by hand, or by an earlier step).
     recheck: tuple[str, ...] = ()
+    # Tasks this step creates that it does not start (scheduled, or paused in config): their connections
+    # are tested after the deploy, so a schedule's first run can start them (DMS starts a task only
+    # after its connections tested successfully) and a failing endpoint fails the deploy, not 2 a.m.
+    test_connections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

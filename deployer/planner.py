@@ -41,6 +41,10 @@ def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) 
 
     reloading = [t for c in changes for t in c.tasks if keys(t, P.RELOAD)]
     held = {(t.team, t.task): keys(t, P.RELOAD, P.RESUME) for t in reloading}  # paused in step 1
+    # a reloaded table is marked paused at its *old* version: a plan made after an apply that stopped
+    # between the steps sees from the deployed template that the reload is still to finish
+    old = {(t.team, t.task, tc.schema, tc.table): tc.old_version for t in reloading for tc in t.tables
+           if tc.kind == P.RELOAD and tc.old_version}
     added = {(t.team, t.task): keys(t, P.ADD) for t in reloading}  # not in step 1
     replaced = {(t.team, t.task) for c in changes for t in c.tasks if t.action == P.REPLACE}
     if not held and not replaced:
@@ -52,8 +56,9 @@ def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) 
             if (team.name, task.name) in replaced:
                 continue
             pause, skip = held.get((team.name, task.name), set()), added.get((team.name, task.name), set())
-            tables = tuple(dataclasses.replace(tb, paused=True) if tb.key in pause else tb
-                           for tb in task.tables if tb.key not in skip)
+            tables = tuple(dataclasses.replace(tb, paused=True, version=old.get((team.name, task.name, *tb.key),
+                                                                                tb.version))
+                           if tb.key in pause else tb for tb in task.tables if tb.key not in skip)
             tasks.append(dataclasses.replace(task, tables=tables))
         # keep the final exports and task stacks: step 2 deploys task stacks that import them
         teams.append(dataclasses.replace(team, tasks=tuple(tasks), keep_stacks=tuple(task_groups(team)),
@@ -128,19 +133,58 @@ def stack_waves(changes: tuple[P.StackChange, ...], live: LiveState, compiled_st
     return waves, checks
 
 
-def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled: CompiledTree,
+def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled: CompiledTree, live: LiveState,
                        gw: Gateway) -> tuple[P.StackChange, ...]:
-    """A CDC task to create that has a stored hand-over checkpoint is the second half of a replacement
-    an earlier apply did not finish: it starts from that checkpoint (one GetItem per such task)."""
+    """A CDC task with a stored hand-over checkpoint that has never run (still to create, or created by
+    an earlier apply whose start failed) is the second half of a replacement that apply did not finish:
+    it starts from that checkpoint (one GetItem per such task), never from "now" (a silent CDC gap)."""
     cdc = {t.identifier for t in compiled.tasks() if t.migration_type == "cdc" and t.schedule is None}
     table = naming.lock_table(compiled.resource_prefix)
+
+    def never_ran(t: P.TaskChange) -> bool:
+        task = live.tasks.get(t.identifier)
+        return t.action == P.CREATE or (t.action != P.DELETE and task is not None and not task.ever_started)
+
     out = []
     for c in changes:
         tasks = tuple(dataclasses.replace(t, keeps_checkpoint=True, reasons=t.reasons + (
             "continues from the checkpoint stored when its predecessor was removed (an unfinished replacement)",))
-            if t.action == P.CREATE and t.identifier in cdc and handover.pending(gw, table, t.identifier) else t
+            if t.identifier in cdc and never_ran(t) and handover.pending(gw, table, t.identifier) else t
             for t in c.tasks)
         out.append(dataclasses.replace(c, tasks=tasks))
+    return tuple(out)
+
+
+def _interrupted_reloads(changes: tuple[P.StackChange, ...], live: LiveState,
+                         gw: Gateway) -> tuple[P.StackChange, ...]:
+    """Tables a reload's step 1 removed from the task, planned again as the reload they are when an apply
+    stopped between the steps. The deployed template marks such a table paused at its old version, so
+    the diff already says reload (old -> new); it is flagged (P119). A table to add that DMS still lists
+    in the task's statistics (the task never ran without it) is one too: adding it back in one step
+    would keep its old progress, and the new version's S3 prefix would get changes without a full load
+    (one DescribeTableStatistics per task that adds a table it once had)."""
+    out = []
+    for c in changes:
+        tasks = []
+        for t in c.tasks:
+            task = live.tasks.get(t.identifier)
+            if task is None or t.action in (P.REPLACE, P.DELETE):
+                tasks.append(t)
+                continue
+            mapped = task.tables
+            coming_back = [tc for tc in t.tables
+                           if tc.kind in (P.ADD, P.RELOAD) and (tc.schema, tc.table) not in mapped]
+            if not coming_back:
+                tasks.append(t)
+                continue
+            back = {(tc.schema, tc.table) for tc in coming_back if tc.kind == P.RELOAD}  # from step 1's marker
+            adds = {(tc.schema, tc.table) for tc in coming_back if tc.kind == P.ADD}
+            if adds:
+                back |= adds & {(s.schema, s.table) for s in read_table_stats(gw, task)}
+            tables = tuple(dataclasses.replace(tc, kind=P.RELOAD, interrupted=True)
+                           if (tc.schema, tc.table) in back else tc for tc in t.tables)
+            tasks.append(dataclasses.replace(t, tables=tables))
+        out.append(dataclasses.replace(c, tasks=tuple(tasks)))
     return tuple(out)
 
 
@@ -178,9 +222,9 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
         plan = P.Plan(env=compiled.env, account_id=compiled.account_id, region=compiled.region, stacks=(),
                       steps=(), checks=tuple(sorted(refused, key=lambda c: (not c.blocks, c.code, c.message))))
         return Planned(plan=plan, bodies={}, live=live)
-    changes = diff(compiled, live)
+    changes = _interrupted_reloads(diff(compiled, live), live, gw)
     if compiled.base.name in live.stacks:  # no base stack, no state table: nothing was ever handed over
-        changes = _resumed_handovers(changes, compiled, gw)
+        changes = _resumed_handovers(changes, compiled, live, gw)
 
     inter = intermediate_stacks(result.config, changes)
     bodies = {s.template_sha256: s for s in compiled.stacks}

@@ -108,14 +108,22 @@ def first_failure(events: list[StackEvent]) -> str:
 
 def deploy(gw: Gateway, stack: str, argument: dict[str, str], tags: list[dict[str, str]], run_id: str, timeout: float,
            on_event: Callable[[StackEvent], None], max_delay: float = 30.0,
-           before_execute: Callable[[], None] | None = None) -> str:
+           before_execute: Callable[[], None] | None = None, must_create: bool = False) -> str:
     """Create and execute a change set; returns "created", "updated" or "unchanged". `max_delay` caps the
     polling interval (lower while the stack's tasks are stopped: a late look lengthens their stop).
     `before_execute` runs right before the change set is executed and may raise to stop there (apply's
-    interruption check: a change set not yet executed is left unexecuted)."""
+    interruption check: a change set not yet executed is left unexecuted).
+
+    `must_create`: the plan found no such stack and no lock guards this deploy (a first deploy, before the
+    state table exists): if the stack exists now, another run created it since the plan, and this one
+    stops before changing it. Of two runs creating it, CloudFormation executes one change set only."""
     status = stack_status(gw, stack)
     if status == "REVIEW_IN_PROGRESS":
         status = None
+    if must_create and status is not None:
+        raise StackFailure(f"stack {stack} was created by another run since this plan was made ({status}): "
+                           "another first deploy of this environment is under way; nothing was changed. "
+                           "Plan again when it has finished", stack, status, "created meanwhile")
     change_type = "CREATE" if status is None else "UPDATE"
     name = f"dmsctl-{run_id}-{uuid.uuid4().hex[:6]}"
     tail = EventTail(gw, stack) if status is not None else None

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.live import LiveState
+from dmsctl.deployer.task_states import RUNNING
 
-RUNNING = frozenset({"running", "starting"})
 SCHEDULED = "scheduled"  # in `migration_types`: a task with a schedule (whatever its migration type)
 
 
@@ -50,7 +50,7 @@ def _start_for(t: P.TaskChange, state: LiveState, paused: bool, migration_type: 
     if paused or t.action == P.DELETE or migration_type == SCHEDULED:
         return None  # a scheduled task is started by its schedule (or `dmsctl run`), never by a deploy
     live = state.tasks.get(t.identifier)
-    if t.action in (P.REPLACE, P.CREATE) and t.keeps_checkpoint:
+    if t.keeps_checkpoint and (t.action in (P.REPLACE, P.CREATE) or live is None or not live.ever_started):
         return P.TaskStart(t.identifier, P.START_REPLICATION, from_checkpoint=True)
     if t.action in (P.CREATE, P.REPLACE) or live is None or not live.ever_started:
         return P.TaskStart(t.identifier, P.START_REPLICATION)
@@ -100,7 +100,7 @@ def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates:
                 continue
             tmpl = templates.get(change.stack, StackTemplates(None))
             sha = tmpl.intermediate if (two_step and number == 1 and tmpl.intermediate) else tmpl.final
-            stop, start, wait, recheck = [], [], [], []
+            stop, start, wait, recheck, test = [], [], [], [], []
             capture = [t.identifier for t in change.tasks if number == 1 and t.action == P.REPLACE
                        and t.keeps_checkpoint and migration_types.get(t.identifier) != SCHEDULED]
             for t in change.tasks:
@@ -108,6 +108,9 @@ def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates:
                                                migration_types.get(t.identifier))
                 stop += [t.identifier] if halt else []
                 start += [go] if go else []
+                created = t.action == P.CREATE and number == 1 or t.action == P.REPLACE and (number == 2 or
+                                                                                             not two_step)
+                test += [t.identifier] if created and not go else []
                 wait += drop
                 if not halt and _changes_task(t, number):
                     recheck.append(t.identifier)
@@ -126,7 +129,7 @@ def build_steps(changes: tuple[P.StackChange, ...], state: LiveState, templates:
                                            template_sha256=None if action in (P.DELETE, P.NONE) else sha,
                                            stop=tuple(stop), start=tuple(start), wait_dropped=tuple(wait),
                                            wave=wave, capture_checkpoint=tuple(capture),
-                                           recheck=tuple(recheck)))
+                                           recheck=tuple(recheck), test_connections=tuple(test)))
         if stack_steps:
             desc = ("remove reloaded tables' old versions and replaced tasks (and every other change)"
                     if two_step and number == 1

@@ -7,54 +7,46 @@ ARN), with backoff and the caller's timeout. A full-load-only task that finishes
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from dmsctl.deployer.checks import interrupts_a_load
 from dmsctl.deployer.errors import AwsError, DmsctlError
 from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.live import LiveTask, TableStat, read_table_stats
+from dmsctl.deployer.task_states import (
+    CONNECTION_FAILED,
+    CONNECTION_TESTING,
+    RUNNING,
+    STARTABLE,
+    interrupts_a_load,
+    is_up,
+)
 
 STOPPED_BY_TAG = "dmsctl:stopped-by-run"
+__all__ = ["STARTABLE", "STOPPED_BY_TAG", "TaskFailure", "describe", "ensure_connections", "is_up", "start",
+           "stop", "wait", "wait_startable"]
 
 
 class TaskFailure(DmsctlError):
     pass
 
 
-@dataclass(frozen=True)
-class TaskState:
-    identifier: str
-    arn: str
-    status: str
-    stop_reason: str | None
-    migration_type: str
-    ever_started: bool
-    last_failure: str | None
-    endpoints: tuple[str, ...] = ()
-    instance_arn: str = ""
-
-
-def describe(gw: Gateway, identifiers: list[str]) -> dict[str, TaskState]:
+def describe(gw: Gateway, identifiers: Iterable[str]) -> dict[str, LiveTask]:
+    """The tasks named (without settings: the cheap form), by identifier; absent ones are left out."""
+    identifiers = list(identifiers)
     if not identifiers:
         return {}
     rows = gw.paginate("dms", "describe_replication_tasks", "ReplicationTasks", resource=", ".join(identifiers),
-                       Filters=[{"Name": "replication-task-id", "Values": list(identifiers)}], WithoutSettings=True)
-    return {r["ReplicationTaskIdentifier"]: TaskState(
-        r["ReplicationTaskIdentifier"], r["ReplicationTaskArn"], r.get("Status", ""), r.get("StopReason"),
-        r.get("MigrationType", ""), "ReplicationTaskStartDate" in r, r.get("LastFailureMessage"),
-        tuple(a for a in (r.get("SourceEndpointArn"), r.get("TargetEndpointArn")) if a),
-        r.get("ReplicationInstanceArn", "")) for r in rows}
+                       Filters=[{"Name": "replication-task-id", "Values": identifiers}], WithoutSettings=True)
+    return {r["ReplicationTaskIdentifier"]: LiveTask.from_row(r, with_settings=False) for r in rows}
 
 
-def assert_no_full_load(gw: Gateway, state: TaskState, allow_interrupt: bool = False) -> None:
+def assert_no_full_load(gw: Gateway, state: LiveTask, allow_interrupt: bool = False) -> None:
     """Right before stopping: time has passed since the plan, so look again (unless interrupting a load
     was acknowledged, --allow-interrupt)."""
     if allow_interrupt:
         return
-    live = LiveTask(state.identifier, state.arn, state.status, state.migration_type, "{}", None, "", "", "")
-    loading = [s for s in read_table_stats(gw, live) if interrupts_a_load(s)]
+    loading = [s for s in read_table_stats(gw, state) if interrupts_a_load(s)]
     if loading:
         names = ", ".join(f"{s.schema}.{s.table} ({s.state})" for s in loading[:5])
         raise TaskFailure(f"task {state.identifier} has tables loading now ({names}): not stopping it, because "
@@ -62,7 +54,7 @@ def assert_no_full_load(gw: Gateway, state: TaskState, allow_interrupt: bool = F
                           "apply when the load has completed")
 
 
-def tag_stopped(gw: Gateway, state: TaskState, run_id: str) -> None:
+def tag_stopped(gw: Gateway, state: LiveTask, run_id: str) -> None:
     gw.call("dms", "add_tags_to_resource", resource=f"task {state.identifier}", ResourceArn=state.arn,
             Tags=[{"Key": STOPPED_BY_TAG, "Value": run_id}])
 
@@ -72,81 +64,96 @@ def untag_stopped(gw: Gateway, arn: str, identifier: str) -> None:
             TagKeys=[STOPPED_BY_TAG])
 
 
-def stop(gw: Gateway, states: list[TaskState], timeout: float, max_delay: float = 30.0) -> None:
+def stop(gw: Gateway, states: list[LiveTask], timeout: float, max_delay: float = 30.0) -> None:
     for s in states:
         gw.call("dms", "stop_replication_task", resource=f"task {s.identifier}", ReplicationTaskArn=s.arn)
     wait(gw, [s.identifier for s in states], lambda t: t.status == "stopped", "stopped", timeout, max_delay)
 
 
-STARTABLE = frozenset({"ready", "stopped", "failed"})
-
-
 def wait_startable(gw: Gateway, identifiers: list[str], timeout: float,
-                   max_delay: float = 30.0) -> dict[str, TaskState]:
-    """New tasks must finish creating, and their endpoints' connection tests must not be running.
-
-    Only the tests of each task's own (replication instance, endpoint) pairs count: DescribeConnections
-    also lists tests of the same endpoints from other instances (other teams'), which may well fail
-    (no network path from there) and say nothing about these tasks."""
-    states = wait(gw, identifiers, lambda t: t.status in STARTABLE | {"running", "starting"}, "created", timeout,
-                  max_delay)
-    pairs = {(t.instance_arn, e) for t in states.values() for e in t.endpoints}
-    endpoints = sorted({e for _, e in pairs})
-    if not endpoints:
-        return states
-
-    def connections() -> list[dict[str, Any]]:
-        rows = gw.paginate("dms", "describe_connections", "Connections", resource="endpoint connection tests",
-                           Filters=[{"Name": "endpoint-arn", "Values": endpoints}])
-        return [r for r in rows if (r.get("ReplicationInstanceArn"), r.get("EndpointArn")) in pairs]
-
-    def failed(rows: list[dict[str, Any]]) -> str | None:
-        bad = [r for r in rows if r.get("Status") == "failed"]
-        if bad:
-            return "; ".join(f"connection test of endpoint {r.get('EndpointIdentifier', r.get('EndpointArn'))} "
-                             f"from replication instance "
-                             f"{r.get('ReplicationInstanceIdentifier', r.get('ReplicationInstanceArn'))} "
-                             f"failed: {r.get('LastFailureMessage', 'no reason given')}" for r in bad)
-        return None
-
-    def finished() -> list[dict[str, Any]]:
-        try:
-            return gw.poll(connections, lambda rows: not any(r.get("Status") == "testing" for r in rows),
-                           what="endpoint connection tests", timeout=timeout, failed=failed, first_delay=2,
-                           max_delay=max_delay)
-        except AwsError as exc:
-            raise TaskFailure(str(exc)) from None
-
-    rows = finished()
-    stale = [r for r in rows if r.get("Status") == "failed"]
-    if stale:  # a test that failed earlier says nothing about now (the cause may be fixed): test again
-        for r in stale:
-            gw.call("dms", "test_connection", resource=f"endpoint {r.get('EndpointIdentifier', r['EndpointArn'])}",
-                    ReplicationInstanceArn=r["ReplicationInstanceArn"], EndpointArn=r["EndpointArn"])
-        rows = finished()
-    reason = failed(rows)  # every test is over and one failed again: never start against it
-    if reason:
-        raise TaskFailure(f"endpoint connection tests: {reason}")
+                   max_delay: float = 30.0) -> dict[str, LiveTask]:
+    """New tasks must finish creating, and each task's connections must have been tested successfully
+    (DMS refuses StartReplicationTask otherwise): see `ensure_connections`."""
+    states = wait(gw, identifiers, lambda t: t.status in STARTABLE | RUNNING, "created", timeout, max_delay)
+    ensure_connections(gw, [(t.instance_arn, e) for t in states.values() for e in t.endpoints
+                            if t.status in STARTABLE], timeout, max_delay)
     return states
 
 
-def start(gw: Gateway, state: TaskState, start_type: str, cdc_start_position: str | None = None) -> None:
+def _pair_name(row: dict[str, Any]) -> str:
+    return (f"endpoint {row.get('EndpointIdentifier', row.get('EndpointArn'))} from replication instance "
+            f"{row.get('ReplicationInstanceIdentifier', row.get('ReplicationInstanceArn'))}")
+
+
+def ensure_connections(gw: Gateway, pairs: Iterable[tuple[str, str]], timeout: float,
+                       max_delay: float = 30.0) -> None:
+    """Make sure every (replication instance ARN, endpoint ARN) pair has a successful connection test.
+
+    DMS starts a task only when the connections of its instance to both its endpoints tested
+    successfully, and CreateEndpoint runs no test: a pair never tested, or whose last test failed (the
+    cause may be fixed by now), is tested again (TestConnection); a test still running is waited for.
+    A test that fails raises TaskFailure with DMS's reason: a task is never started against it.
+
+    Only each pair itself counts: DescribeConnections also lists tests of the same endpoints from other
+    instances (other teams'), which may well fail (no network path from there) and say nothing here."""
+    wanted = {(i, e) for i, e in pairs if i and e}
+    if not wanted:
+        return
+    endpoints = sorted({e for _, e in wanted})
+
+    def connections() -> dict[tuple[str, str], dict[str, Any]]:
+        rows = gw.paginate("dms", "describe_connections", "Connections", resource="endpoint connection tests",
+                           Filters=[{"Name": "endpoint-arn", "Values": endpoints}])
+        return {k: r for r in rows if (k := (r.get("ReplicationInstanceArn", ""), r.get("EndpointArn", ""))) in wanted}
+
+    def test(pair: tuple[str, str]) -> None:
+        try:
+            gw.call("dms", "test_connection", resource=f"endpoint {pair[1]} from replication instance {pair[0]}",
+                    ReplicationInstanceArn=pair[0], EndpointArn=pair[1])
+        except AwsError as exc:
+            if "already being tested" not in str(exc):  # someone else's test is running: wait for it
+                raise TaskFailure(str(exc)) from None
+
+    def failures(rows: dict[tuple[str, str], dict[str, Any]]) -> str | None:
+        bad = [r for r in rows.values() if r.get("Status") == CONNECTION_FAILED]
+        return "; ".join(f"the connection test of {_pair_name(r)} failed: "
+                         f"{r.get('LastFailureMessage') or 'no reason given'}" for r in bad) or None
+
+    def finished(rows: dict[tuple[str, str], dict[str, Any]]) -> bool:
+        return len(rows) == len(wanted) and all(r.get("Status") != CONNECTION_TESTING for r in rows.values())
+
+    def wait_tests() -> dict[tuple[str, str], dict[str, Any]]:
+        try:
+            return gw.poll(connections, finished, what=f"the connection tests of {names}", timeout=timeout,
+                           first_delay=2, max_delay=max_delay)
+        except AwsError as exc:
+            raise TaskFailure(str(exc)) from None
+
+    rows = connections()
+    names = ", ".join(sorted({_pair_name(r) for r in rows.values()})) or f"{len(wanted)} endpoint connection(s)"
+    untested = sorted(p for p in wanted if rows.get(p, {}).get("Status") in (None, CONNECTION_FAILED))
+    for pair in untested:
+        test(pair)
+    if untested or not finished(rows):
+        rows = wait_tests()
+    reason = failures(rows)
+    if reason:
+        raise TaskFailure(f"endpoint connection tests: {reason}")
+
+
+def start(gw: Gateway, state: LiveTask, start_type: str, cdc_start_position: str | None = None,
+          **positions: Any) -> None:
     extra = {"CdcStartPosition": cdc_start_position} if cdc_start_position else {}
     gw.call("dms", "start_replication_task", resource=f"task {state.identifier}", ReplicationTaskArn=state.arn,
-            StartReplicationTaskType=start_type, **extra)
+            StartReplicationTaskType=start_type, **extra, **positions)
 
 
-def is_up(t: TaskState) -> bool:
-    return t.status == "running" or (t.status == "stopped" and t.stop_reason is not None
-                                     and "FULL_LOAD_ONLY_FINISHED" in t.stop_reason)
-
-
-def wait(gw: Gateway, identifiers: list[str], done: Callable[[TaskState], bool], what: str, timeout: float,
-         max_delay: float = 30.0) -> dict[str, TaskState]:
+def wait(gw: Gateway, identifiers: list[str], done: Callable[[LiveTask], bool], what: str, timeout: float,
+         max_delay: float = 30.0) -> dict[str, LiveTask]:
     if not identifiers:
         return {}
 
-    def failed(states: dict[str, TaskState]) -> str | None:
+    def failed(states: dict[str, LiveTask]) -> str | None:
         bad = [t for t in states.values() if t.status == "failed"]
         missing = [i for i in identifiers if i not in states]
         if bad:
@@ -171,8 +178,7 @@ def wait_dropped(gw: Gateway, entries: tuple[str, ...], timeout: float) -> None:
         schema, _, name = table.partition(".")  # "schema.table" (P.TableChange.name)
         by_task.setdefault(ident, set()).add((schema, name))
     for ident, tables in by_task.items():
-        state = describe(gw, [ident])[ident]
-        live = LiveTask(ident, state.arn, state.status, state.migration_type, "{}", None, "", "", "")
+        live = describe(gw, [ident])[ident]
 
         def gone(stats: tuple[TableStat, ...], tables: set[tuple[str, str]] = tables) -> bool:
             return not ({(s.schema, s.table) for s in stats} & tables)

@@ -106,6 +106,26 @@ def _parse_table(spec: str) -> tuple[str, str, str]:
     return task_id, schema, table
 
 
+def connect_tasks(sandbox: Any, tasks: list[dict[str, Any]]) -> None:
+    """Test the (replication instance, endpoint) connections of the tasks (DescribeReplicationTasks rows)
+    that have no successful test, and let the tests finish: DMS starts a task only after both of its
+    connections tested successfully, and nothing but TestConnection and ModifyEndpoint runs a test."""
+    dms = sandbox.client("dms")
+    done = {(c["ReplicationInstanceArn"], c["EndpointArn"]) for c in _connections(dms)
+            if c.get("Status") in ("successful", "testing")}
+    pairs = {(t["ReplicationInstanceArn"], t[k]) for t in tasks for k in ("SourceEndpointArn", "TargetEndpointArn")}
+    for instance, endpoint in sorted(pairs - done):
+        dms.test_connection(ReplicationInstanceArn=instance, EndpointArn=endpoint)
+    for _ in range(1_000):
+        if not any(c.get("Status") == "testing" for c in _connections(dms)):
+            break
+        sandbox.advance(5)
+
+
+def _connections(dms: Any) -> list[dict[str, Any]]:
+    return [c for page in dms.get_paginator("describe_connections").paginate() for c in page["Connections"]]
+
+
 def run_tasks(sandbox: Any, spec: dict[str, Any] | bool) -> None:
     spec = {} if spec is True else dict(spec or {})
     dms = sandbox.client("dms")
@@ -121,10 +141,7 @@ def run_tasks(sandbox: Any, spec: dict[str, Any] | bool) -> None:
 
     while "creating" in statuses():
         sandbox.advance(5)
-    for _ in range(1_000):
-        if not any(c.get("Status") == "testing" for c in dms.describe_connections().get("Connections", [])):
-            break
-        sandbox.advance(5)
+    connect_tasks(sandbox, wanted)
     for task in wanted:
         dms.start_replication_task(ReplicationTaskArn=task["ReplicationTaskArn"],
                                    StartReplicationTaskType="start-replication")

@@ -127,7 +127,7 @@ def replacement_warning(task: TaskChange) -> str:
 
 def table_versions(change: TableChange) -> str:
     if change.kind == RELOAD:
-        return f"{change.old_version} -> {change.new_version}"
+        return f"{change.old_version or '(interrupted reload)'} -> {change.new_version}"
     if change.kind in (ADD, RESUME):
         return change.new_version or change.old_version or ""
     return change.old_version or change.new_version or ""

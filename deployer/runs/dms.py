@@ -1,15 +1,16 @@
-"""The DMS calls of a run: read the task and endpoint, wait for the connection test, start, wait, count."""
+"""The DMS calls of a run: read the task and endpoint, make sure its connections tested successfully, start,
+wait, count. Status names and the connection-test layer are apply's (task_states, task_control)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from dmsctl.deployer import task_control
 from dmsctl.deployer.errors import AwsError
 from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.live import STATS_PAGE
 from dmsctl.deployer.runs.model import CONNECTION_POLL, TASK_POLL, RunRefused, TableCount
-
-STARTABLE = frozenset({"ready", "stopped", "failed"})
+from dmsctl.deployer.task_states import STARTABLE
 
 
 def task_row(gw: Gateway, task_id: str) -> dict | None:
@@ -37,29 +38,15 @@ def endpoint_row(gw: Gateway, endpoint_id: str) -> dict | None:
     return next((r for r in rows if r.get("EndpointIdentifier") == endpoint_id), None)
 
 
-def wait_connection(gw: Gateway, instance_arn: str, endpoint: dict, timeout: float) -> str | None:
-    """Wait for the connection test of (instance, endpoint). Returns None when it succeeded (or there is
-    none to wait for), else the reason it failed."""
-    arn, name = endpoint["EndpointArn"], endpoint.get("EndpointIdentifier", endpoint["EndpointArn"])
-
-    def connections() -> list[dict]:
-        rows = gw.paginate("dms", "describe_connections", "Connections", resource=f"endpoint {name}",
-                           Filters=[{"Name": "endpoint-arn", "Values": [arn]}])
-        return [r for r in rows if r.get("ReplicationInstanceArn") == instance_arn]
-
+def ensure_connections(gw: Gateway, row: dict, timeout: float) -> str | None:
+    """Make sure the task's replication instance tested its connections to both endpoints successfully
+    (DMS starts a task only then): None when they did, else DMS's reason (task_control.ensure_connections)."""
+    instance = row.get("ReplicationInstanceArn", "")
+    pairs = [(instance, row[k]) for k in ("SourceEndpointArn", "TargetEndpointArn") if row.get(k)]
     try:
-        rows = gw.poll(connections, lambda rs: all(r.get("Status") != "testing" for r in rs),
-                       what=f"the connection test of endpoint {name}", timeout=timeout,
-                       first_delay=2.0, max_delay=CONNECTION_POLL)
-    except AwsError as exc:
-        if exc.operation:
-            raise
-        return f"the connection test of endpoint {name} was still running after {timeout:.0f} s"
-    bad = [r for r in rows if r.get("Status") == "failed"]
-    if bad:
-        instance = bad[0].get("ReplicationInstanceIdentifier", instance_arn)
-        return (f"the connection test of endpoint {name} from replication instance {instance} failed: "
-                f"{bad[0].get('LastFailureMessage') or 'no reason given'}")
+        task_control.ensure_connections(gw, pairs, timeout, max_delay=CONNECTION_POLL)
+    except task_control.TaskFailure as exc:
+        return str(exc)
     return None
 
 

@@ -53,8 +53,8 @@ def run_export(gw: Gateway, target: RunTarget, at: datetime, progress: Progress 
         gw.call("dms", "modify_endpoint", resource=f"endpoint {target.export_endpoint_id}",
                 EndpointArn=endpoint["EndpointArn"], S3Settings={**settings, "BucketFolder": folder})
         out.emit("info", f"endpoint {target.export_endpoint_id} now writes to {url}")
-        out.emit("wait", f"waiting for the connection test of endpoint {target.export_endpoint_id}")
-        reason = dms.wait_connection(gw, row["ReplicationInstanceArn"], endpoint, timeouts.connection)
+        out.emit("wait", f"waiting for the connection tests of task {tid}")
+        reason = dms.ensure_connections(gw, row, timeouts.connection)
         if reason:
             raise RunFailed(f"{reason}; task {tid} was not started")
         start_type = "reload-target" if "ReplicationTaskStartDate" in row else "start-replication"

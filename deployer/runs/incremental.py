@@ -73,6 +73,9 @@ def run_incremental(gw: Gateway, target: RunTarget, at: datetime, progress: Prog
     since = f"from {window_start}" if window_start else "with a full load"
     out.emit("step", f"incremental run {run_id} of {tid}: {since} to {window_end}")
     try:
+        reason = dms.ensure_connections(gw, row, timeouts.connection)
+        if reason:
+            raise RunFailed(f"{reason}; task {tid} was not started")
         out.emit("start", f"starting task {tid} ({start_type}, stop at {positions['CdcStopPosition']})")
         dms.start(gw, row, start_type, **positions)
         final = dms.wait_stopped(gw, tid, timeouts.task, lambda s: out.emit("wait", f"task {tid} is {s}"))

@@ -170,9 +170,7 @@ class DmsBackend:
         props = {k: p[k] for k in ENDPOINT_SCALAR_KEYS + ENDPOINT_SETTINGS_KEYS if p.get(k) is not None}
         endpoint = Endpoint(arn, identifier, p["EndpointType"].lower(), p["EngineName"], props)
         self.endpoints[arn] = endpoint
-        self._tag(arn, p.get("Tags"))
-        for inst in self.instances.values():  # ASSUMPTIONS A11
-            self._start_test(inst, endpoint)
+        self._tag(arn, p.get("Tags"))  # no connection test: only TestConnection and ModifyEndpoint run one
         return endpoint.to_dict()
 
     def modify_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +224,11 @@ class DmsBackend:
         return conn
 
     def test_connection(self, instance_arn: str, endpoint_arn: str) -> dict[str, Any]:
-        conn = self._start_test(self._instance(instance_arn), self._endpoint(endpoint_arn))
+        inst, endpoint = self._instance(instance_arn), self._endpoint(endpoint_arn)
+        running = self.connections.get((inst.arn, endpoint.arn))
+        if running is not None and running.status(self.now()) == "testing":
+            raise InvalidResourceStateFault("Connection is already being tested")
+        conn = self._start_test(inst, endpoint)
         return conn.to_dict(self.now())
 
     def describe_connections(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -317,13 +319,16 @@ class DmsBackend:
     def start_replication_task(self, p: dict[str, Any]) -> dict[str, Any]:
         task = self.task(p["ReplicationTaskArn"])
         now = self.now()
-        for endpoint_arn in (task.source_endpoint_arn, task.target_endpoint_arn):
+        for endpoint_arn in (task.source_endpoint_arn, task.target_endpoint_arn):  # documented: see ASSUMPTIONS
             conn = self.connections.get((task.replication_instance_arn, endpoint_arn))
-            if conn is not None and conn.status(now) == "testing":
+            if conn is None or conn.status(now) != "successful":
+                instance = self.instances.get(task.replication_instance_arn)
+                endpoint = self.endpoints.get(endpoint_arn)
                 raise InvalidResourceStateFault(
-                    f"Test connection for endpoint {conn.endpoint.identifier} is in progress; "
-                    "the task cannot be started until it completes"
-                )
+                    f"Test connection for replication instance "
+                    f"{instance.identifier if instance else task.replication_instance_arn} and endpoint "
+                    f"{endpoint.identifier if endpoint else endpoint_arn} should be successful for starting "
+                    "the replication task")
         cdc_start = _start_position(p)
         task.start(now, p["StartReplicationTaskType"], cdc_start, p.get("CdcStopPosition"))
         return task.to_dict(now)

@@ -75,6 +75,8 @@ CRASHES = {
     "resume, after StartReplicationTask": (
         tune_foodsearch, lambda m: m.setattr(task_control, "start", _die_after(task_control.start)),
         "starting"),
+    "reload, step 1 after deploy, before resume": (bump_foods, lambda m: m.setattr(Applier, "_start", _die),
+                                                   "stopped"),
     "reload, between step 1 and step 2": (
         bump_foods, lambda m: m.setattr(task_control, "wait_dropped", _die_after(task_control.wait_dropped)),
         "running"),
@@ -120,6 +122,12 @@ def test_crash_then_refused_then_unlock_then_converges(harness, sandbox, tmp_pat
     assert f"removed the staging lock of run {dead.run_id}" in unlocked.output
     assert lock_holder(harness, cfg) is None
 
+    if point == "reload, step 1 after deploy, before resume":  # the task never ran without the table
+        planned, _ = harness.plan(cfg)
+        assert len(planned.plan.steps) == 2, planned.plan.steps
+        [interrupted] = [c for c in planned.plan.checks if c.code == "P119"]
+        assert interrupted.severity == "warning" and interrupted.table == "foodsearch.foods"
+        assert "not replicated until this apply adds it back" in interrupted.message
     code, third, progress = harness.apply(cfg)
     assert code == 0 and third.record.result in ("applied", "no-changes"), \
         [e.message for e in progress.events]

@@ -105,8 +105,9 @@ def test_an_environment_without_its_state_table_is_refused(world):
 
 def test_a_connection_test_that_does_not_finish_fails_the_run_before_starting(world):
     world.sandbox.configure(connection_test_seconds=3600)
-    with pytest.raises(RunFailed, match=r"connection test of endpoint dmsctl-shop-orders-export-export was still "
-                                        r"running after 900 s; task dmsctl-shop-orders-export was not started"):
+    with pytest.raises(RunFailed, match=r"timed out after 900 s waiting for the connection tests of endpoint "
+                                        r"dmsctl-shop-orders-export-export from replication instance .*; task "
+                                        r"dmsctl-shop-orders-export was not started"):
         run_task(world.gateway(), world.target(EXPORT), DAY1, world.progress())
     assert world.task(EXPORT)["Status"] == "ready"
 

@@ -16,4 +16,5 @@ def deployed(sandbox):
     assert h.create_stack(sandbox, "dmsctl-base", t.body(t.base_template())) == "CREATE_COMPLETE"
     team = t.team_template({"team-a-app": t.mappings(*TEAM_TABLES)})
     assert h.create_stack(sandbox, "dmsctl-team-a", t.body(team)) == "CREATE_COMPLETE"
+    h.connect_all(sandbox)
     return team

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dmsctl.sandbox.scenario import connect_tasks
+
 
 def create_stack(sb: Any, name: str, body: str, **kwargs: Any) -> str:
     cfn = sb.client("cloudformation")
@@ -45,8 +47,16 @@ def table_stats(sb: Any, task_id: str, **kwargs: Any) -> dict[str, dict[str, Any
     return {f"{s['SchemaName']}.{s['TableName']}": s for s in stats}
 
 
+def connect_all(sb: Any) -> None:
+    """Test every task's connections now (a deployer does so before its first start)."""
+    connect_tasks(sb, list(tasks(sb).values()))
+
+
 def start(sb: Any, task_id: str, start_type: str = "start-replication", **kwargs: Any) -> dict[str, Any]:
-    arn = task(sb, task_id)["ReplicationTaskArn"]
+    """Start the task as a deployer does: its connections tested successfully first (DMS requires it)."""
+    row = task(sb, task_id)
+    connect_tasks(sb, [row])
+    arn = row["ReplicationTaskArn"]
     return sb.client("dms").start_replication_task(
         ReplicationTaskArn=arn, StartReplicationTaskType=start_type, **kwargs
     )["ReplicationTask"]

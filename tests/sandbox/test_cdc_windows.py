@@ -39,6 +39,7 @@ def deploy(sb, tasks: dict[str, str], migration_type: str) -> None:
     assert h.create_stack(sb, "dmsctl-base", t.body(t.base_template())) == "CREATE_COMPLETE"
     team = t.team_template(tasks, migration_type=migration_type)
     assert h.create_stack(sb, "dmsctl-team-a", t.body(team)) == "CREATE_COMPLETE"
+    h.connect_all(sb)
 
 
 @pytest.fixture
@@ -261,7 +262,7 @@ def test_scenario_records_changes(sandbox):
 
 
 def test_a_batch_and_a_stop_position_at_the_same_moment_write_two_files(sandbox, cdc):
-    origin = at(10 / 60)  # started at the clock's start, running 10 s later
+    origin = sandbox.clock.now() + timedelta(seconds=10)  # started now, running 10 s later
     sandbox.record_changes("team-a-source", "app", "users", inserts=1, at=origin + timedelta(seconds=300))
     sandbox.record_changes("team-a-source", "app", "users", inserts=1, at=origin + timedelta(seconds=602))
     stop_at = origin + timedelta(seconds=605)  # the batch ending at +600 and the stop are both written at +605

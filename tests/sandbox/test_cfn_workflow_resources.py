@@ -191,6 +191,7 @@ def test_state_machine_drives_dms_and_dynamodb_on_sim_time(any_sandbox):
     h.create_stack(sb, "dmsctl-base", t.body(t.base_template()))
     team = t.team_template({"orders-export": t.mappings("app.users")}, migration_type="full-load")
     h.create_stack(sb, "dmsctl-team-a", t.body(team))
+    h.connect_all(sb)  # as apply does for a task it deploys but does not start
     task_arn = h.task(sb, "orders-export")["ReplicationTaskArn"]
     sfn = sb.client("stepfunctions")
     machine = sfn.create_state_machine(name="run", definition=json.dumps(run_definition(task_arn)),

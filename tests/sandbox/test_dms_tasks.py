@@ -186,13 +186,52 @@ def test_endpoint_change_triggers_connection_test(sandbox, deployed):
     task = h.task(sandbox, "team-a-app")
     dms.modify_endpoint(EndpointArn=task["SourceEndpointArn"], DatabaseName="app2")
     conns = dms.describe_connections(Filters=[{"Name": "endpoint-arn", "Values": [task["SourceEndpointArn"]]}])
-    assert [c["Status"] for c in conns["Connections"]] == ["testing"]
+    assert [c["Status"] for c in conns["Connections"] if c["EndpointArn"] == task["SourceEndpointArn"]] == ["testing"]
     with pytest.raises(botocore.exceptions.ClientError) as err:
-        h.start(sandbox, "team-a-app")
+        dms.start_replication_task(ReplicationTaskArn=task["ReplicationTaskArn"],
+                                   StartReplicationTaskType="start-replication")
     assert _error_code(err) == "InvalidResourceStateFault"
     sandbox.clock.advance(30)
-    assert dms.describe_connections()["Connections"][0]["Status"] == "successful"
+    assert {c["Status"] for c in dms.describe_connections()["Connections"]} == {"successful"}
     h.start(sandbox, "team-a-app")
+
+
+def test_start_needs_successful_connection_tests(sandbox):
+    """CreateEndpoint tests nothing; DMS starts a task only once both of its connections tested
+    successfully; a second TestConnection of a pair under test is refused."""
+    assert h.create_stack(sandbox, "dmsctl-base", t.body(t.base_template())) == "CREATE_COMPLETE"
+    assert h.create_stack(sandbox, "dmsctl-team-a", t.body(t.team_template({"team-a-app": t.mappings("app.users")}))
+                          ) == "CREATE_COMPLETE"
+    dms = sandbox.client("dms")
+    task = h.task(sandbox, "team-a-app")
+    assert dms.describe_connections()["Connections"] == []
+
+    def start_error() -> str:
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            dms.start_replication_task(ReplicationTaskArn=task["ReplicationTaskArn"],
+                                       StartReplicationTaskType="start-replication")
+        assert _error_code(err) == "InvalidResourceStateFault"
+        return err.value.response["Error"]["Message"]
+
+    assert start_error() == ("Test connection for replication instance team-a-instance and endpoint team-a-source "
+                             "should be successful for starting the replication task")
+    pair = {"ReplicationInstanceArn": task["ReplicationInstanceArn"], "EndpointArn": task["SourceEndpointArn"]}
+    sandbox.faults.fail_next_connection_test("team-a-source", "Cannot connect to MySQL")
+    dms.test_connection(**pair)
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        dms.test_connection(**pair)
+    assert _error_code(err) == "InvalidResourceStateFault"
+    assert err.value.response["Error"]["Message"] == "Connection is already being tested"
+    sandbox.clock.advance(30)
+    assert "team-a-source" in start_error()  # failed: still refused
+    dms.test_connection(**pair)
+    sandbox.clock.advance(30)
+    assert "endpoint datalake-10min" in start_error()  # the source is fine now; the target was never tested
+    dms.test_connection(ReplicationInstanceArn=task["ReplicationInstanceArn"], EndpointArn=task["TargetEndpointArn"])
+    sandbox.clock.advance(30)
+    dms.start_replication_task(ReplicationTaskArn=task["ReplicationTaskArn"],
+                               StartReplicationTaskType="start-replication")
+    assert h.wait_status(sandbox, "team-a-app", "running")["Status"] == "running"
 
 
 def test_failed_connection_test_fault(sandbox, deployed):
@@ -201,7 +240,8 @@ def test_failed_connection_test_fault(sandbox, deployed):
     task = h.task(sandbox, "team-a-app")
     dms.test_connection(ReplicationInstanceArn=task["ReplicationInstanceArn"], EndpointArn=task["SourceEndpointArn"])
     sandbox.clock.advance(30)
-    conn = dms.describe_connections()["Connections"][0]
+    conn = dms.describe_connections(Filters=[{"Name": "endpoint-arn", "Values": [task["SourceEndpointArn"]]}]
+                                    )["Connections"][0]
     assert conn["Status"] == "failed" and conn["LastFailureMessage"] == "Cannot connect to MySQL"
 
 
