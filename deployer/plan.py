@@ -57,6 +57,7 @@ class TaskChange:
     table_count: int = 0  # active tables after the change
     restart_reloads_all: bool = False  # replacement: every table of the task loads again
     keeps_checkpoint: bool = False  # replacement of a CDC task: the new task continues from the old one's checkpoint
+    held: str | None = None  # the task's dmsctl:hold tag: stopped on purpose, apply never starts it
 
     @property
     def changed(self) -> bool:
@@ -148,6 +149,8 @@ class Summary:
     tables_to_remove: int = 0
     tables_to_pause: int = 0
     tables_to_resume: int = 0
+    tasks_to_resume: int = 0  # stopped (by hand, or left by a stopped apply) and started again by this plan
+    tasks_held: int = 0  # stopped and tagged dmsctl:hold: left stopped
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dmsctl.deployer.diff import _tasks_in, diff, exported_resources, exports_of
 from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.live import LiveState, prefixes_with_objects, read_live, read_table_stats
 from dmsctl.deployer.steps import SCHEDULED, StackTemplates, build_steps
+from dmsctl.deployer.task_control import STOPPED_BY_TAG
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,45 @@ def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled: CompiledTre
     return tuple(out)
 
 
+HOLD_TAG = "dmsctl:hold"
+
+
+def _stopped_outside(changes: tuple[P.StackChange, ...], live: LiveState, gw: Gateway
+                     ) -> tuple[tuple[P.StackChange, ...], list[P.Check]]:
+    """Tasks the config wants running that are stopped now (stopped by hand, or left by an apply that
+    stopped): a task tagged dmsctl:hold (an on-call's emergency stop; no config edit, no other team's
+    file) is left stopped and the plan says so (P120); any other is resumed, and the plan says that
+    too (P121). One ListTagsForResource per such task."""
+    out, checks = [], []
+    for c in changes:
+        tasks = []
+        for t in c.tasks:
+            task = live.tasks.get(t.identifier)
+            if t.run_change != P.RESUME_TASK or task is None or not task.ever_started:
+                tasks.append(t)
+                continue
+            tags = {x["Key"]: x.get("Value", "") for x in gw.call(
+                "dms", "list_tags_for_resource", resource=f"task {t.identifier}",
+                ResourceArn=task.arn).get("TagList", [])}
+            why = f" ({task.stop_reason})" if task.stop_reason else ""
+            if HOLD_TAG in tags:
+                hold = tags[HOLD_TAG] or "no reason given"
+                checks.append(P.Check("P120", "warning", f"task {t.identifier} is held ({HOLD_TAG}={hold}): it "
+                                      f"stays {task.status}{why} and this apply does not start it; remove the tag "
+                                      "to let the next apply resume it", t.team, t.task))
+                tasks.append(dataclasses.replace(t, run_change=None, held=hold))
+                continue
+            by = (f"left stopped by apply run {tags[STOPPED_BY_TAG]}" if STOPPED_BY_TAG in tags
+                  else "stopped outside dmsctl")
+            checks.append(P.Check("P121", "warning", f"task {t.identifier} is {task.status}{why}, {by}; this apply "
+                                  f"resumes it. To keep it stopped, tag it {HOLD_TAG}=<reason> (aws dms "
+                                  f"add-tags-to-resource --resource-arn {task.arn} --tags Key={HOLD_TAG},"
+                                  "Value=<reason>)", t.team, t.task))
+            tasks.append(t)
+        out.append(dataclasses.replace(c, tasks=tuple(tasks)))
+    return tuple(out), checks
+
+
 def _interrupted_reloads(changes: tuple[P.StackChange, ...], live: LiveState,
                          gw: Gateway) -> tuple[P.StackChange, ...]:
     """Tables a reload's step 1 removed from the task, planned again as the reload they are when an apply
@@ -208,7 +248,9 @@ def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P
         tasks_to_delete=count(lambda t: t.action == P.DELETE) - len(moved),
         tasks_to_stop=len(stopped),
         tables_to_add=tables(P.ADD), tables_to_reload=tables(P.RELOAD), tables_to_remove=tables(P.REMOVE),
-        tables_to_pause=tables(P.PAUSE), tables_to_resume=tables(P.RESUME))
+        tables_to_pause=tables(P.PAUSE), tables_to_resume=tables(P.RESUME),
+        tasks_to_resume=count(lambda t: t.run_change == P.RESUME_TASK),
+        tasks_held=count(lambda t: t.held is not None))
 
 
 def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) -> Planned:
@@ -222,7 +264,7 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
         plan = P.Plan(env=compiled.env, account_id=compiled.account_id, region=compiled.region, stacks=(),
                       steps=(), checks=tuple(sorted(refused, key=lambda c: (not c.blocks, c.code, c.message))))
         return Planned(plan=plan, bodies={}, live=live)
-    changes = _interrupted_reloads(diff(compiled, live), live, gw)
+    changes, stopped_checks = _stopped_outside(_interrupted_reloads(diff(compiled, live), live, gw), live, gw)
     if compiled.base.name in live.stacks:  # no base stack, no state table: nothing was ever handed over
         changes = _resumed_handovers(changes, compiled, live, gw)
 
@@ -267,7 +309,8 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     checks = [*C.compile_checks(result.diagnostics),
               *C.stack_checks(changes, flags, all_exports, imports), *order_checks,
               *C.task_checks(changes, live, flags, scheduled), *C.drift_checks(changes, live, deployed, flags, wanted),
-              *C.full_load_checks(stats, owners, flags), *C.s3_checks(nonempty, compiled.datalake_bucket, users),
+              *stopped_checks, *C.full_load_checks(stats, owners, flags),
+              *C.s3_checks(nonempty, compiled.datalake_bucket, users),
               *C.target_folder_checks(live.stacks[compiled.base.name].template if compiled.base.name in live.stacks
                                       else {}, compiled.base.template)]
     shown = tuple(c for c in changes if c.action != P.NONE or any(t.changed for t in c.tasks))

@@ -90,6 +90,10 @@ def summary_line(plan: Plan) -> str:
     if s.tasks_to_stop:
         stopped = f"{plural(s.tasks_to_stop, 'task')} stopped"
         groups[-1:] = [f"{groups[-1]}, {stopped}"] if groups else [stopped]
+    if s.tasks_to_resume:
+        groups.append(f"{plural(s.tasks_to_resume, 'stopped task')} resumed")
+    if s.tasks_held:
+        groups.append(f"{plural(s.tasks_held, 'task')} held (left stopped)")
     return f"Plan: {'; '.join([plural(s.steps, 'step')] + groups)}."
 
 
