@@ -15,6 +15,7 @@ run is recorded as interrupted.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from dmsctl.compiler.build import CompileResult
 from dmsctl.deployer import handover, stack_deploy, task_control
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.checks import Flags
+from dmsctl.deployer.diff import _tasks_in
 from dmsctl.deployer.errors import DmsctlError
 from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.interrupt import Interrupt, Interrupted
@@ -264,6 +266,7 @@ class Applier:
                 cp = handover.capture(self.gw, self.state_table, ident, self.run_id)
                 self.progress.emit("info", f"captured {ident}'s recovery checkpoint {cp}", stack=s.stack)
             self._deploy(s, planned, tasks_stopped=bool(to_stop))
+            self._repair(s)
             self._start(s)
         except Interrupted:
             self._restore_now(s, stopped)
@@ -310,6 +313,23 @@ class Applier:
                                       before_execute=self.interrupt.check,
                                       must_create=self.lock.held is None and s.action == P.CREATE)
         self.progress.emit("deployed", outcome, stack=s.stack)
+
+    def _repair(self, s: P.StackStep) -> None:
+        """Acknowledged drift (--allow-drift) the deploy left in place: set the tasks' TableMappings and
+        settings back to the config's. They are stopped (DMS modifies only a stopped task)."""
+        if not s.repair:
+            return
+        wanted = {ident: props for st in self.result.require_tree().stacks
+                  for ident, (_l, props) in _tasks_in(st.template).items()}
+        states = task_control.describe(self.gw, s.repair)
+        for ident in s.repair:
+            props = wanted[ident]
+            self.progress.emit("deploy", f"setting {ident}'s TableMappings and settings back to the config's "
+                                         "(drift repair)", stack=s.stack)
+            task_control.modify(self.gw, states[ident], {k: _as_text(props[k]) for k in
+                                                          ("TableMappings", "ReplicationTaskSettings") if k in props})
+        task_control.wait(self.gw, list(s.repair), lambda t: t.status in STARTABLE, "modified", self.timeouts.task,
+                          STOPPED_POLL_MAX)
 
     def _start(self, s: P.StackStep) -> None:
         if s.test_connections:
@@ -396,4 +416,13 @@ class Applier:
         final = self.plan().plan
         if final.has_changes:
             raise DmsctlError("applied every step, but a fresh plan still shows changes; run dmsctl plan to see them")
+        drift = [c for c in final.checks if c.code == "P110"]
+        if drift:  # never claim a match while DMS is known to differ (drift left alone, not acknowledged)
+            self.progress.emit("info", f"final check: No changes to deploy, but {len(drift)} drift warning(s) remain "
+                                       "(DMS differs from the config): " + "; ".join(c.message for c in drift))
+            return
         self.progress.emit("info", "final check: No changes. DMS matches the configuration.")
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)

@@ -118,15 +118,46 @@ def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Fla
                              "(new version next to the old one) instead", team=t.team, task=t.task)
 
 
+def _touched(c: P.StackChange) -> bool:
+    return c.action != P.NONE or any(t.changed for t in c.tasks)
+
+
+def drift_repairs(changes: tuple[P.StackChange, ...], state: LiveState, deployed: dict[str, dict[str, Any]],
+                  wanted: dict[str, dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """Stack -> tasks whose TableMappings or settings in DMS differ from the config and that the deploy
+    would leave as they are (CloudFormation only sends a property its template changes). With
+    --allow-drift, apply sets them back to the config's values (ModifyReplicationTask) while the task
+    is stopped for the deploy: acknowledged drift is repaired, not just tolerated."""
+    out: dict[str, list[str]] = {}
+    for c in changes:
+        if c.action == P.DELETE:
+            continue
+        for t in c.tasks:
+            props, live, new = deployed.get(t.identifier), state.tasks.get(t.identifier), wanted.get(t.identifier)
+            if props is None or live is None or new is None or t.action in (P.DELETE, P.REPLACE):
+                continue
+            mappings_left = (not mappings_equal(new.get("TableMappings"), live.mappings)
+                             and not rewrites_mappings(props, new))
+            settings_left = (live.settings is not None and bool(settings_subset(new.get("ReplicationTaskSettings"),
+                                                                                live.settings))
+                             and props.get("ReplicationTaskSettings") == new.get("ReplicationTaskSettings"))
+            if mappings_left or settings_left:
+                out.setdefault(c.stack, []).append(t.identifier)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def drift_checks(changes: tuple[P.StackChange, ...], state: LiveState, deployed: dict[str, dict[str, Any]],
                  flags: Flags, wanted: dict[str, dict[str, Any]] | None = None) -> Iterator[P.Check]:
     """Live DMS differs from what the deployed stack says (e.g. edited in the console).
 
-    `wanted`: task identifier -> the compiled task properties. CloudFormation only sends a property the
-    template changes, so the message says whether this plan overwrites the edit or leaves it in place.
+    `wanted`: task identifier -> the compiled task properties. A live value equal to the config's is
+    not drift (the config was changed to match: the deploy brings the stack in line). Drift in a stack
+    this plan does not touch is a warning: one team's console edit never blocks another team's change.
+    In a stack it touches it blocks, unless acknowledged (--allow-drift), and then apply repairs it.
     """
     wanted = wanted or {}
     for c in changes:
+        touched = _touched(c)
         for t in c.tasks:
             props = deployed.get(t.identifier)
             live = state.tasks.get(t.identifier)
@@ -148,19 +179,29 @@ def drift_checks(changes: tuple[P.StackChange, ...], state: LiveState, deployed:
                                  team=t.team, task=t.task, flag="--allow-drift", acknowledged=flags.allow_drift)
                 continue
             new = wanted.get(t.identifier)
-            if not mappings_equal(props.get("TableMappings"), live.mappings):
-                rewritten = new is None or t.action == P.REPLACE or rewrites_mappings(props, new)
-                what = ("this plan overwrites them" if rewritten else
-                        "this plan leaves them as they are (the task's TableMappings do not change in the "
-                        "template, so CloudFormation does not send them): undo the change in DMS, or change "
-                        "the task's tables in the config")
-                yield _check("P110", f"task {t.identifier}: its TableMappings in DMS differ from the deployed stack "
-                             f"(changed outside dmsctl?); {what}", team=t.team, task=t.task,
-                             flag="--allow-drift", acknowledged=flags.allow_drift)
-            elif live.settings is not None and settings_subset(props.get("ReplicationTaskSettings"), live.settings):
-                keys = ", ".join(settings_subset(props.get("ReplicationTaskSettings"), live.settings)[:5])
-                yield _check("P110", f"task {t.identifier}: settings in DMS differ from the deployed stack ({keys})",
-                             team=t.team, task=t.task, flag="--allow-drift", acknowledged=flags.allow_drift)
+            drifted: list[str] = []
+            if not mappings_equal(props.get("TableMappings"), live.mappings) and (
+                    new is None or not mappings_equal(new.get("TableMappings"), live.mappings)):
+                drifted.append("its TableMappings")
+            keys = settings_subset(props.get("ReplicationTaskSettings"), live.settings) if live.settings else []
+            if keys and (new is None or settings_subset(new.get("ReplicationTaskSettings"), live.settings)):
+                drifted.append(f"settings ({', '.join(keys[:5])})")
+            if not drifted:
+                continue
+            what = f"task {t.identifier}: {' and '.join(drifted)} in DMS differ from the deployed stack " \
+                   "(changed outside dmsctl?)"
+            if new is not None and (t.action == P.REPLACE or rewrites_mappings(props, new)):
+                repair = "this plan overwrites them with the config's"
+            else:
+                repair = ("with --allow-drift, apply sets them back to the config's values; or change the config "
+                          "to match DMS")
+            if not touched and not flags.allow_drift:
+                yield _check("P110", f"{what}; this plan does not touch stack {c.stack}, so it leaves them as "
+                             f"they are ({repair})", severity="warning", team=t.team, task=t.task)
+            else:
+                done = repair if repair.startswith("this plan") else "this apply sets them back to the config's values"
+                yield _check("P110", f"{what}; {done if flags.allow_drift else repair}", team=t.team,
+                             task=t.task, flag="--allow-drift", acknowledged=flags.allow_drift)
 
 
 def full_load_checks(stopped: dict[str, tuple[TableStat, ...]], owners: dict[str, tuple[str, str]],

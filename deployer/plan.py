@@ -109,6 +109,9 @@ class StackStep:
     # are tested after the deploy, so a schedule's first run can start them (DMS starts a task only
     # after its connections tested successfully) and a failing endpoint fails the deploy, not 2 a.m.
     test_connections: tuple[str, ...] = ()
+    # Acknowledged drift (--allow-drift) the deploy would leave in place: after the deploy, while the task
+    # is stopped, apply sets its TableMappings and settings back to the config's (ModifyReplicationTask).
+    repair: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from dmsctl.compiler import naming
 from dmsctl.compiler.build import CompiledStack, CompiledTree, CompileResult, compile_config
@@ -23,6 +24,7 @@ from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.live import LiveState, prefixes_with_objects, read_live, read_table_stats
 from dmsctl.deployer.steps import SCHEDULED, StackTemplates, build_steps
 from dmsctl.deployer.task_control import STOPPED_BY_TAG
+from dmsctl.deployer.task_states import RUNNING
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,31 @@ def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled: CompiledTre
     return tuple(out)
 
 
+def _with_repairs(steps: tuple[P.Step, ...], repairs: dict[str, tuple[str, ...]],
+                  live: LiveState) -> tuple[P.Step, ...]:
+    """Acknowledged drift repaired in step 1: the task is stopped (if running), its stack deployed (if it
+    changes), its TableMappings and settings set back to the config's, and it is resumed."""
+    if not repairs:
+        return steps
+    first = steps[0] if steps else P.Step(number=1, description="repair drift (--allow-drift)", stacks=())
+    stacks = list(first.stacks)
+    for stack, idents in sorted(repairs.items()):
+        at = next((i for i, s in enumerate(stacks) if s.stack == stack), None)
+        step = stacks[at] if at is not None else P.StackStep(stack=stack, action=P.NONE, template_sha256=None,
+                                                              wave=1)
+        running = [i for i in idents if (t := live.tasks.get(i)) is not None and t.status in RUNNING]
+        stop = step.stop + tuple(i for i in running if i not in step.stop)
+        starting = {e.identifier for e in step.start}
+        start = step.start + tuple(P.TaskStart(i, P.RESUME_PROCESSING) for i in running if i not in starting)
+        step = dataclasses.replace(step, stop=stop, start=start, repair=step.repair + idents)
+        if at is None:
+            stacks.append(step)
+        else:
+            stacks[at] = step
+    stacks.sort(key=lambda s: s.wave)
+    return (dataclasses.replace(first, stacks=tuple(stacks)), *steps[1:])
+
+
 HOLD_TAG = "dmsctl:hold"
 
 
@@ -198,11 +225,12 @@ def _stopped_outside(changes: tuple[P.StackChange, ...], live: LiveState, gw: Ga
 def _interrupted_reloads(changes: tuple[P.StackChange, ...], live: LiveState,
                          gw: Gateway) -> tuple[P.StackChange, ...]:
     """Tables a reload's step 1 removed from the task, planned again as the reload they are when an apply
-    stopped between the steps. The deployed template marks such a table paused at its old version, so
-    the diff already says reload (old -> new); it is flagged (P119). A table to add that DMS still lists
-    in the task's statistics (the task never ran without it) is one too: adding it back in one step
-    would keep its old progress, and the new version's S3 prefix would get changes without a full load
-    (one DescribeTableStatistics per task that adds a table it once had)."""
+    stopped between the steps (P119): both steps again, never a one-step resume. Step 1 marks a reloaded
+    table paused at its old version, so the deployed template says a reload is unfinished (whether DMS
+    has dropped the table's progress by then is not documented: two steps are right either way). A
+    table to add or resume that DMS still lists in the task's statistics is one too (the task never ran
+    without it): adding it back in one step would keep its old progress, and the new version's S3
+    prefix would get changes without a full load. One DescribeTableStatistics per such task."""
     out = []
     for c in changes:
         tasks = []
@@ -212,17 +240,24 @@ def _interrupted_reloads(changes: tuple[P.StackChange, ...], live: LiveState,
                 tasks.append(t)
                 continue
             mapped = task.tables
-            coming_back = [tc for tc in t.tables
-                           if tc.kind in (P.ADD, P.RELOAD) and (tc.schema, tc.table) not in mapped]
+            coming_back = {(tc.schema, tc.table) for tc in t.tables
+                           if tc.kind in (P.ADD, P.RELOAD, P.RESUME) and (tc.schema, tc.table) not in mapped}
             if not coming_back:
                 tasks.append(t)
                 continue
-            back = {(tc.schema, tc.table) for tc in coming_back if tc.kind == P.RELOAD}  # from step 1's marker
-            adds = {(tc.schema, tc.table) for tc in coming_back if tc.kind == P.ADD}
-            if adds:
-                back |= adds & {(s.schema, s.table) for s in read_table_stats(gw, task)}
-            tables = tuple(dataclasses.replace(tc, kind=P.RELOAD, interrupted=True)
-                           if (tc.schema, tc.table) in back else tc for tc in t.tables)
+            known = {(tc.schema, tc.table) for tc in t.tables if tc.kind == P.RELOAD} & coming_back  # marked
+            if coming_back - known:
+                known |= coming_back & {(s.schema, s.table) for s in read_table_stats(gw, task)}
+
+            def planned(tc: P.TableChange, coming_back: set[tuple[str, str]] = coming_back,
+                        known: set[tuple[str, str]] = known) -> P.TableChange:
+                if (tc.schema, tc.table) not in coming_back:
+                    return tc
+                if (tc.schema, tc.table) in known:
+                    return dataclasses.replace(tc, kind=P.RELOAD, interrupted=True)
+                return tc
+
+            tables = tuple(planned(tc) for tc in t.tables)
             tasks.append(dataclasses.replace(t, tables=tables))
         out.append(dataclasses.replace(c, tasks=tuple(tasks)))
     return tuple(out)
@@ -282,6 +317,15 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
                         externally_affected=_affected_by_exports(changes, compiled.stacks),
                         first_step_waves=waves)
 
+    deployed: dict[str, dict[str, Any]] = {}
+    for st in live.stacks.values():
+        deployed.update({ident: props for ident, (_l, props) in _tasks_in(st.template).items()})
+    wanted: dict[str, dict[str, Any]] = {}
+    for s in compiled.stacks:
+        wanted.update({ident: props for ident, (_l, props) in _tasks_in(s.template).items()})
+    if flags.allow_drift:
+        steps = _with_repairs(steps, C.drift_repairs(changes, live, deployed, wanted), live)
+
     # Targeted reads: table statistics of every task a step stops; S3 for every new prefix.
     to_stop = sorted({i for s in steps for st in s.stacks for i in st.stop})
     stats = {i: read_table_stats(gw, live.tasks[i]) for i in to_stop if i in live.tasks}
@@ -297,14 +341,8 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     nonempty = prefixes_with_objects(gw, compiled.datalake_bucket, sorted(users))
 
     owners = {t.identifier: (t.team, t.task) for c in changes for t in c.tasks}
-    deployed = {}
-    for st in live.stacks.values():
-        deployed.update({ident: props for ident, (_l, props) in _tasks_in(st.template).items()})
     imports = {s.name: imports_of(s.template) for s in compiled.team_stacks}
     all_exports = set().union(*(exports_of(s.template) for s in compiled.stacks))
-    wanted = {}
-    for s in compiled.stacks:
-        wanted.update({ident: props for ident, (_l, props) in _tasks_in(s.template).items()})
     scheduled = frozenset(i for i, t in compiled_tasks.items() if t.schedule is not None)
     checks = [*C.compile_checks(result.diagnostics),
               *C.stack_checks(changes, flags, all_exports, imports), *order_checks,

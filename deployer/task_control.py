@@ -23,8 +23,8 @@ from dmsctl.deployer.task_states import (
 )
 
 STOPPED_BY_TAG = "dmsctl:stopped-by-run"
-__all__ = ["STARTABLE", "STOPPED_BY_TAG", "TaskFailure", "describe", "ensure_connections", "is_up", "start",
-           "stop", "wait", "wait_startable"]
+__all__ = ["STARTABLE", "STOPPED_BY_TAG", "TaskFailure", "describe", "ensure_connections", "is_up", "modify",
+           "start", "stop", "wait", "wait_startable"]
 
 
 class TaskFailure(DmsctlError):
@@ -139,6 +139,11 @@ def ensure_connections(gw: Gateway, pairs: Iterable[tuple[str, str]], timeout: f
     reason = failures(rows)
     if reason:
         raise TaskFailure(f"endpoint connection tests: {reason}")
+
+
+def modify(gw: Gateway, state: LiveTask, properties: dict[str, str]) -> None:
+    gw.call("dms", "modify_replication_task", resource=f"task {state.identifier}", ReplicationTaskArn=state.arn,
+            **properties)
 
 
 def start(gw: Gateway, state: LiveTask, start_type: str, cdc_start_position: str | None = None,

@@ -112,7 +112,9 @@ def test_pausing_a_table_and_a_task(tmp_path):
     assert by_stack["dmsctl-team-growth"].start == ()  # paused: stays stopped
 
 
-def test_resuming_a_paused_table_is_labelled_resume(tmp_path):
+def test_unpausing_a_table_at_a_new_version_is_a_reload_from_the_paused_version(tmp_path):
+    """The diff alone says reload (old -> new: the deployed template marks the paused version); the
+    planner makes it a resume when DMS has dropped the table (tests/e2e/test_apply_crash.py)."""
     docs = example_docs()
     before = compile_docs(tmp_path / "a", docs)
     docs2 = copy.deepcopy(docs)
@@ -121,7 +123,9 @@ def test_resuming_a_paused_table_is_labelled_resume(tmp_path):
     after = compile_docs(tmp_path / "b", docs2)
     changes, _ = plan_steps(after, deployed(before.tree))
     tc = task_change(changes, "dmsctl-food-foodsearch")
-    assert [(t.kind, t.name) for t in tc.tables] == [("resume", "foodsearch.legacy_portions")]
+    assert [(t.kind, t.name, t.new_version) for t in tc.tables] == [
+        ("reload", "foodsearch.legacy_portions", "v202111230900")]
+    assert tc.tables[0].old_version not in (None, "v202111230900")
 
 
 def test_moving_a_task_to_another_instance_is_a_replacement(tmp_path):

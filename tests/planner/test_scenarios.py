@@ -548,15 +548,19 @@ SCENARIOS = [
         stacks={GROWTH: P.UPDATE},
         tasks={USERS_RELOAD: (P.UPDATE, None, (("add", "users.sessions", None, NEW),))},
         steps=({GROWTH: (P.UPDATE, (USERS_RELOAD,), (resume(USERS_RELOAD),))},)),
-    # A console edit survives a deploy that does not change the task's TableMappings in the template
-    # (CloudFormation only sends changed properties): the plan says so and changes nothing.
+    # A console edit in a stack the plan does not touch is a warning (one team's edit never blocks
+    # another's change); CloudFormation would leave it in place (it only sends changed properties), so
+    # acknowledged (--allow-drift) apply repairs it: stopped, set back to the config's values, resumed.
     Scenario(
-        "console-drift", 1, live=console_adds_a_table,
-        blocking=frozenset({"P110"}),
-        says=("this plan leaves them as they are",)),
+        "console-drift", 0, live=console_adds_a_table,
+        warnings=frozenset({"P110"}),
+        says=("this plan does not touch stack dmsctl-team-growth, so it leaves them as they are",)),
     Scenario(
-        "console-drift-allowed", 0, live=console_adds_a_table, flags=Flags(allow_drift=True),
-        warnings=frozenset({"P110"})),
+        "console-drift-allowed", 2, live=console_adds_a_table, flags=Flags(allow_drift=True),
+        stacks={}, tasks={},
+        steps=({GROWTH: (P.NONE, (USERS_CDC,), (resume(USERS_CDC),))},),
+        warnings=frozenset({"P110"}),
+        says=("this apply sets them back to the config's values",)),
     # ... and is overwritten by one that does: the tables are diffed against what DMS runs.
     Scenario(
         "console-drift-overwritten", 1, remove_referral_codes, live=console_adds_a_table,
@@ -575,9 +579,9 @@ SCENARIOS = [
         steps=({GROWTH: (P.UPDATE, (USERS_CDC,), (resume(USERS_CDC),))},),
         warnings=frozenset({"P110"})),
     Scenario(
-        "console-settings-drift", 1, live=console_changes_settings,
-        blocking=frozenset({"P110"}),
-        says=("settings in DMS differ from the deployed stack (ChangeProcessingTuning.Batch",)),
+        "console-settings-drift", 0, live=console_changes_settings,
+        warnings=frozenset({"P110"}),
+        says=("settings (ChangeProcessingTuning.Batch",)),
     # A team stack deleted by hand (tasks with it) is recreated: a CREATE whose tasks start over, so
     # every table full-loads again and P105 refuses the prefixes that hold data until versions are bumped.
     # (A task left behind in DMS would be P110, see task-name-taken-in-dms; a failed delete is P112.)
@@ -727,11 +731,9 @@ def test_what_the_plan_says_is_what_apply_does(name: str, world: World) -> None:
     after, _ = world.plan(cfg, scenario.flags)
     assert after.plan.steps == ()
     drift = [c for c in after.plan.checks if c.code == "P110"]
-    if name == "console-drift-allowed":  # left as it was, still reported
-        assert drift and "leaves them as they are" in drift[0].message
-        assert ("users", "devices") in after.live.tasks[USERS_CDC].tables
-    else:
-        assert drift == [] and after.plan.exit_code() == 0
+    assert drift == [] and after.plan.exit_code() == 0  # acknowledged drift is repaired, not left
+    if name == "console-drift-allowed":
+        assert ("users", "devices") not in after.live.tasks[USERS_CDC].tables
 
 
 def test_tables_added_next_to_a_reload_wait_for_step_2(world: World) -> None:
