@@ -272,7 +272,8 @@ def _diagnostics(doc: SourceDoc, error: ValidationError, kind: str) -> list[Diag
         return [Diagnostic.at("E104", f"invalid name {name} in {where}: {_rule(error)}", pos)]
     if isinstance(error, DuplicateItem):
         first = doc.pos(path[:-1] + (error.first,))
-        item = instance[path[-1]] if isinstance(instance, list) else instance  # instance: the whole list
+        index = path[-1]
+        item = instance[index] if isinstance(instance, list) and isinstance(index, int) else instance
         return [Diagnostic.at("E104", f"{where}: {show(item)} is listed twice (first at line {first.line}): "
                               "remove one", doc.pos(path))]
     pos, value = doc.pos(path), show(instance)
