@@ -19,7 +19,7 @@ from dmsctl.compiler.diagnostics import format_text
 from dmsctl.compiler.settings import defaults
 from dmsctl.deployer.cli import cli
 from tests.compiler.test_codes import ALPHA, TEAM, col_of, in_file, line_of, only, team_yaml
-from tests.helpers import GOLDEN, compare_golden, write_tree
+from tests.helpers import GOLDEN, REPO, compare_golden, write_tree
 
 SETTINGS_AT = "    tables:\n"
 
@@ -287,3 +287,11 @@ def test_duplicates_name_both_lines_and_need_no_quadratic_check(tmp_path, monkey
         (line_of(text, '- "@acme/o7"', 2),
          f'owners[3001]: "@acme/o7" is listed twice (first at line {first_o7}): remove one'),
         (line_of(text, "{a: 1.0}"), f"owners[3003]: a mapping is listed twice (first at line {first_a}): remove one")]
+
+
+def test_every_compile_code_is_documented():
+    source = "".join(p.read_text() for p in (REPO / "compiler").glob("*.py"))
+    emitted = set(re.findall(r'"([EWI]\d{3})"', source))
+    documented = set(re.findall(r"^### ([EWI]\d{3})(?: / ([EWI]\d{3}))?(?: / ([EWI]\d{3}))?:",
+                                (REPO / "docs" / "CODES.md").read_text(), re.M))
+    assert emitted and emitted <= {code for row in documented for code in row if code}
