@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dmsctl.compiler import naming, schedules
 from dmsctl.compiler.diagnostics import Diagnostic, Position, Severity
 from dmsctl.compiler.model import ConfigTree, Table, Task, Team
-from dmsctl.compiler.settings import forbidden_overrides, non_finite_values, unknown_setting_paths
+from dmsctl.compiler.settings import forbidden_overrides, non_finite_values
 
 
 def _did_you_mean(name: str, options) -> str:
@@ -49,13 +49,13 @@ def check_references(tree: ConfigTree, team: Team) -> Iterator[Diagnostic]:
         where = f"task '{task.name}'"
         if team.source(task.source) is None:
             yield Diagnostic.at("E205", f"{where}: unknown source '{task.source}'"
-                                + _did_you_mean(task.source, (s.name for s in team.sources)), task.pos)
+                                + _did_you_mean(task.source, (s.name for s in team.sources)), task.source_pos)
         if team.instance(task.instance) is None:
             yield Diagnostic.at("E205", f"{where}: unknown instance '{task.instance}'"
-                                + _did_you_mean(task.instance, (i.name for i in team.instances)), task.pos)
+                                + _did_you_mean(task.instance, (i.name for i in team.instances)), task.instance_pos)
         if tree.base.target(task.target) is None:
             yield Diagnostic.at("E205", f"{where}: unknown target '{task.target}' (targets live in base.yaml)"
-                                + _did_you_mean(task.target, (t.name for t in tree.base.targets)), task.pos)
+                                + _did_you_mean(task.target, (t.name for t in tree.base.targets)), task.target_pos)
 
 
 def check_tables(team: Team) -> Iterator[Diagnostic]:
@@ -94,9 +94,6 @@ def check_unused(team: Team) -> Iterator[Diagnostic]:
 def check_settings(team: Team) -> Iterator[Diagnostic]:
     for task in team.tasks:
         overrides = json.loads(task.settings_overrides)
-        for path, suggestion in unknown_setting_paths(overrides):
-            hint = f"; did you mean '{suggestion}'?" if suggestion else ""
-            yield Diagnostic.at("E211", f"task '{task.name}': unknown task setting '{path}'{hint}", task.pos)
         for path, number in non_finite_values(overrides):
             yield Diagnostic.at("E104", f"task '{task.name}': setting {path} is {number}: task settings are "
                                 "JSON, which has no NaN or infinity", task.pos)

@@ -81,7 +81,29 @@ def read_tree(config_dir: Path) -> RawTree:
         doc = _parse(f, "team", diags)
         if doc is not None:
             teams.append(doc)
-    return RawTree(base=base, teams=tuple(teams), diagnostics=tuple(diags))
+    return RawTree(base=base, teams=_one_file_per_team(teams, diags), diagnostics=tuple(diags))
+
+
+def _stem(doc: SourceDoc) -> str:
+    return doc.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+
+def _one_file_per_team(docs: list[SourceDoc], diags: list[Diagnostic]) -> tuple[SourceDoc, ...]:
+    """Keep one file per `team:` (the one named after the team, else the first); each other file of that
+    team is one E221 and is left out, so its copies of the team's names do not collide a second time."""
+    by_team: dict[str, list[SourceDoc]] = {}
+    for doc in docs:
+        by_team.setdefault(doc.mapping()["team"], []).append(doc)
+    kept = []
+    for team, files in by_team.items():
+        keep = next((d for d in files if _stem(d) == team), files[0])
+        kept.append(keep)
+        for other in (d for d in files if d is not keep):
+            diags.append(Diagnostic.at("E221", f"team '{team}' is also defined in {keep.path}: a team has exactly "
+                                       f"one file, teams/{team}.yaml; merge this file into it or delete it",
+                                       other.pos(("team",))))
+    kept_ids = {id(d) for d in kept}
+    return tuple(d for d in docs if id(d) in kept_ids)
 
 
 def _parse(file: Path, kind: str, diags: list[Diagnostic]) -> SourceDoc | None:
@@ -180,7 +202,8 @@ def resolve_team(doc: SourceDoc, env: str, known_envs: tuple[str, ...], diags: l
                           expression_pos=doc.pos(p + ("schedule", "expression")),
                           output_pos=doc.key_pos(p + ("schedule", "output")),
                           cdc_start_time_pos=doc.key_pos(p + ("cdc_start_time",)),
-                          stack_pos=doc.key_pos(p + ("stack",))))
+                          stack_pos=doc.key_pos(p + ("stack",)), source_pos=doc.pos(p + ("source",)),
+                          instance_pos=doc.pos(p + ("instance",)), target_pos=doc.pos(p + ("target",))))
     envs = tuple(d.get("environments", known_envs))
     for i, e in enumerate(envs):
         if e not in known_envs:

@@ -134,6 +134,9 @@ class Task:
     output_pos: Position = field(default=NO_POS, compare=False)  # the schedule.output key
     cdc_start_time_pos: Position = field(default=NO_POS, compare=False)  # the cdc_start_time key
     stack_pos: Position = field(default=NO_POS, compare=False)  # the `stack` key
+    source_pos: Position = field(default=NO_POS, compare=False)  # the `source` value
+    instance_pos: Position = field(default=NO_POS, compare=False)  # the `instance` value
+    target_pos: Position = field(default=NO_POS, compare=False)  # the `target` value
 
     @property
     def active_tables(self) -> tuple[Table, ...]:

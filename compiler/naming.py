@@ -16,7 +16,7 @@ import re
 
 # DMS identifier rules (ReplicationTaskIdentifier, EndpointIdentifier, ReplicationInstanceIdentifier):
 # letters, digits, hyphens; first a letter; no trailing hyphen; no two consecutive hyphens.
-DMS_ID = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*(?<!-)$")
+DMS_ID = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*(?<!-)\Z")
 MAX_TASK_ID = 255
 MAX_ENDPOINT_ID = 255
 MAX_INSTANCE_ID = 63

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-RATE = re.compile(r"^rate\((?P<value>[0-9]+) (?P<unit>[a-z]+)\)$")
-CRON = re.compile(r"^cron\((?P<fields>.*)\)$")
+RATE = re.compile(r"^rate\((?P<value>[0-9]+) (?P<unit>[a-z]+)\)\Z")
+CRON = re.compile(r"^cron\((?P<fields>.*)\)\Z")
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
@@ -36,8 +36,8 @@ FIELDS = (
     _Field("day-of-week", 1, 7, WEEKDAYS),
     _Field("year", 1970, 2199),
 )
-DAY_OF_MONTH_SPECIAL = re.compile(r"^(L|LW|[0-9]{1,2}W)$")
-DAY_OF_WEEK_SPECIAL = re.compile(r"^(L|(?P<day>[0-9A-Z]+)(L|#(?P<nth>[0-9]+)))$")
+DAY_OF_MONTH_SPECIAL = re.compile(r"^(L|LW|[0-9]{1,2}W)\Z")
+DAY_OF_WEEK_SPECIAL = re.compile(r"^(L|(?P<day>[0-9A-Z]+)(L|#(?P<nth>[0-9]+)))\Z")
 
 
 class ExpressionError(ValueError):

@@ -1,14 +1,24 @@
-"""Validate parsed config files against the JSON Schemas in schemas/, with positioned diagnostics."""
+"""Validate parsed config files against the JSON Schemas in schemas/, with positioned diagnostics.
+
+The schemas are JSON Schema 2020-12, whose `pattern` is an ECMA-262 regular expression: there `$`
+matches only at the very end, while Python's `$` also matches before a final newline (so
+`"payments_0\\n"` would pass `^[a-z0-9_]+$`). The validator here evaluates patterns with ECMA's `$`
+(`ecma_pattern`), and checks `uniqueItems` in linear time (jsonschema's own check is quadratic for
+lists it cannot sort), reporting where the first copy is. Messages say what a value must be, in words:
+each schema `pattern` carries a `patternErrorMessage` (the editor convention) that is shown instead of
+the regular expression.
+"""
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 
 from dmsctl.compiler.data import schemas_dir
@@ -16,14 +26,80 @@ from dmsctl.compiler.diagnostics import Diagnostic
 from dmsctl.compiler.yamlsource import SourceDoc
 
 SCHEMA_DIR = schemas_dir()
-SCHEMA_FILES = {"base": "base.schema.json", "team": "team.schema.json"}
+SCHEMA_FILES = {"base": "base.schema.json", "team": "team.schema.json", "settings": "task-settings.schema.json"}
+ENV_NAME_PATTERN = "^[a-z][a-z0-9-]{0,31}$"
+LONG_ENUM = 8  # enums longer than this are shown grouped (dms.t3.{micro,small}) with a suggestion
+
+
+@cache
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """`pattern` compiled for Python with ECMA-262's `$` (end of input only): `$` outside a character
+    class becomes `\\Z`."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        out.append("\\Z" if c == "$" and not in_class else c)
+        i += 1
+    return re.compile("".join(out))
+
+
+class DuplicateItem(ValidationError):
+    """A uniqueItems failure at the second copy; `first` is the index of the first one."""
+
+    def __init__(self, message: str, index: int, first: int):
+        super().__init__(message, path=(index,))
+        self.first = first
+
+
+def _canonical(value: object) -> object:
+    """A hashable form equal for JSON-equal values (1 == 1.0, true != 1, key order ignored)."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", value)
+    if isinstance(value, dict):
+        return ("object", frozenset((k, _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("array", tuple(_canonical(v) for v in value))
+    return (type(value).__name__, value)
+
+
+def _pattern(validator: Any, patrn: str, instance: object, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not ecma_pattern(patrn).search(str(instance)):
+        yield ValidationError("does not have the required form")
+
+
+def _unique_items(validator: Any, unique: bool, instance: object, schema: Mapping[str, Any]) \
+        -> Iterator[ValidationError]:
+    if not unique or not isinstance(instance, list):
+        return
+    seen: dict[object, int] = {}
+    for index, item in enumerate(instance):
+        first = seen.setdefault(_canonical(item), index)
+        if first != index:
+            yield DuplicateItem("is listed twice", index, first)
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern, "uniqueItems": _unique_items})
+
+
+def _schema(kind: str) -> dict[str, Any]:
+    return json.loads((SCHEMA_DIR / SCHEMA_FILES[kind]).read_text())
 
 
 @cache
 def _registry() -> Registry:
     resources = []
-    for filename in SCHEMA_FILES.values():
-        contents = json.loads((SCHEMA_DIR / filename).read_text())
+    for kind, filename in SCHEMA_FILES.items():
+        contents = _schema(kind)
         resource = Resource.from_contents(contents)
         resources.append((filename, resource))
         resources.append((contents["$id"], resource))
@@ -31,10 +107,106 @@ def _registry() -> Registry:
 
 
 @cache
-def validator(kind: str) -> Draft202012Validator:
-    schema = json.loads((SCHEMA_DIR / SCHEMA_FILES[kind]).read_text())
+def validator(kind: str) -> Any:
+    """The validator of one schema: "base", "team" or "settings" (ReplicationTaskSettings)."""
+    schema = _schema(kind)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=_registry())
+    return _Validator(schema, registry=_registry())
+
+
+# --- words for values and rules ---------------------------------------------------------------------------
+
+def visible(text: str) -> str:
+    """`text` with line breaks and other control characters written as escapes, so a message stays one
+    readable line (other characters, é included, are shown as they are)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def show(value: object) -> str:
+    """A config value as a person would write it (JSON scalars; a mapping or list by its kind)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return '"' + visible(value).replace('"', '\\"') + '"'
+    return json.dumps(value)
+
+
+def _group(options: Sequence[object]) -> str:
+    """Long enums grouped by prefix: dms.t3.{micro,small}, dms.r5.{large,xlarge}."""
+    groups: dict[str, list[str]] = {}
+    for o in options:
+        head, _, tail = str(o).rpartition(".")
+        groups.setdefault(head, []).append(tail)
+    if len(groups) == len(options):
+        return ", ".join(str(o) for o in options)
+    return ", ".join(f"{head}.{{{','.join(tails)}}}" if head else ",".join(tails) for head, tails in groups.items())
+
+
+def _range(schema: Mapping[str, Any]) -> str:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and high is not None:
+        return f" from {low} to {high}"
+    if low is not None:
+        return f" of at least {low}"
+    return f" of at most {high}" if high is not None else ""
+
+
+_TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
+               "object": "a mapping", "array": "a list", "null": "null"}
+
+
+def expected(schema: Mapping[str, Any]) -> str:
+    """What a value matching `schema` is, in words ("an integer from 1 to 49", "one of "a", "b"")."""
+    if "enum" in schema:
+        options = schema["enum"]
+        if "title" in schema:
+            return f"a {schema['title']}"
+        if len(options) > LONG_ENUM:
+            return f"one of {_group(options)}"
+        return "one of " + ", ".join(json.dumps(o, ensure_ascii=False) for o in options)
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    words = []
+    for t in types:
+        word = _TYPE_WORDS.get(t, t)
+        if t in ("integer", "number"):
+            word += _range(schema)
+        elif t == "string" and "patternErrorMessage" in schema:
+            word = schema["patternErrorMessage"].removeprefix("must be ")
+        elif t == "object" and schema.get("propertyNames", {}).get("pattern") == ENV_NAME_PATTERN:
+            word = "a mapping from environment name to value"
+        words.append(word)
+    return " or ".join(words) or "a valid value"
+
+
+def _quote_hint(doc: SourceDoc, path: tuple, instance: object, schema: Mapping[str, Any]) -> str:
+    """`table: no` is false in YAML 1.1, `version: 0123` a number: say how to write the text."""
+    types = schema.get("type", [])
+    wants_text = "string" in ([types] if isinstance(types, str) else types) or \
+        any(isinstance(o, str) for o in schema.get("enum", []))
+    raw = doc.texts.get(path)
+    if raw is None or not wants_text or isinstance(instance, str):
+        return ""
+    if raw == "":
+        return "; the value is missing"
+    read_as = f"reads {raw} as {json.dumps(instance)}" if raw != json.dumps(instance) else f"reads {raw} as a number"
+    return f" (YAML {read_as}); write \"{raw}\" in quotes to mean the text"
+
+
+# --- one diagnostic per schema error ----------------------------------------------------------------------
+
+def _where(path: Sequence[str | int]) -> str:
+    parts: list[str] = []
+    for p in path:
+        parts.append(f"[{p}]" if isinstance(p, int) else (f".{visible(p)}" if parts else visible(p)))
+    return "".join(parts) or "<file>"
+
+
+def _subschema(error: ValidationError) -> Mapping[str, Any]:
+    """The schema object the error is about (jsonschema's types also allow a boolean schema, or unset)."""
+    return error.schema if isinstance(error.schema, Mapping) else {}
 
 
 def _leaf_errors(error: ValidationError) -> list[ValidationError]:
@@ -48,70 +220,105 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
     return [error]
 
 
-def _where(path: Sequence[str | int]) -> str:
-    parts: list[str] = []
-    for p in path:
-        parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
-    return "".join(parts) or "<file>"
+def _settings_start(kind: str, path: tuple) -> int | None:
+    """Index just after `settings` in tasks.<task>.settings...: where ReplicationTaskSettings begin."""
+    if kind == "team" and len(path) >= 3 and path[0] == "tasks" and path[2] == "settings":
+        return 3
+    return None
 
 
-def _subschema(error: ValidationError) -> Mapping[str, Any]:
-    """The schema object the error is about (jsonschema's types also allow a boolean schema, or unset)."""
-    return error.schema if isinstance(error.schema, Mapping) else {}
-
-
-def _diagnostic(doc: SourceDoc, error: ValidationError) -> Diagnostic:
+def _unknown_fields(doc: SourceDoc, error: ValidationError, kind: str) -> list[Diagnostic]:
     path = tuple(error.absolute_path)
-    where = _where(path)
-    v = error.validator
-    if v == "additionalProperties":
-        allowed = sorted(_subschema(error).get("properties", {}))
-        extras = [k for k in (error.instance if isinstance(error.instance, dict) else {}) if k not in allowed]
-        extra = extras[0] if extras else "?"
+    schema = _subschema(error)
+    allowed = sorted(schema.get("properties", {}))
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    start = _settings_start(kind, path)
+    diags = []
+    for extra in (k for k in instance if k not in allowed):
         hint = difflib.get_close_matches(extra, allowed, n=1)
-        suggestion = f"; did you mean '{hint[0]}'?" if hint else (f"; allowed: {', '.join(allowed)}" if allowed else "")
-        pos = doc.key_pos(path + (extra,))
-        return Diagnostic.at("E103", f"unknown field '{extra}' in {where}{suggestion}", pos)
+        if start is None:
+            listed = f"; allowed: {', '.join(allowed)}" if allowed else ""
+            suggestion = f"; did you mean '{hint[0]}'?" if hint else listed
+            diags.append(Diagnostic.at("E103", f"unknown field '{visible(extra)}' in {_where(path)}{suggestion}",
+                                       doc.key_pos(path + (extra,))))
+            continue
+        inside = path[start:]
+        if not hint and not inside:  # a key written outside its section: FullLoadSettings.MaxFullLoadSubTasks
+            nested = {key: f"{section}.{key}" for section, sub in sorted(schema.get("properties", {}).items())
+                      for key in sub.get("properties", {})}
+            hint = [nested[k] for k in difflib.get_close_matches(extra, list(nested), n=1)]
+        dotted = ".".join(str(p) for p in inside + (extra,))
+        suggestion = f"; did you mean '{'.'.join(str(p) for p in inside + (hint[0],))}'?" if hint else \
+            f" (known in {_where(inside) if inside else 'settings'}: {', '.join(allowed)})"
+        diags.append(Diagnostic.at("E211", f"task '{path[1]}': unknown task setting '{visible(dotted)}'{suggestion}",
+                                   doc.key_pos(path + (extra,))))
+    return diags
+
+
+def _diagnostics(doc: SourceDoc, error: ValidationError, kind: str) -> list[Diagnostic]:
+    path = tuple(error.absolute_path)
+    where, v, schema, instance = _where(path), error.validator, _subschema(error), error.instance
+    if v == "additionalProperties":
+        return _unknown_fields(doc, error, kind)
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return Diagnostic.at("E105", f"{where}: missing required field '{missing}'", doc.pos(path))
+        return [Diagnostic.at("E105", f"{where}: missing required field '{missing}'", doc.pos(path))]
     # jsonschema reports a propertyNames failure as the failing sub-rule (pattern, maxLength) with the
     # parent object's path and the bad name as instance: point at that key, not at the object.
     if v == "propertyNames" or (len(error.schema_path) >= 2 and error.schema_path[-2] == "propertyNames"):
-        bad = error.instance
+        bad = instance
         pos = doc.key_pos(path + (bad,)) if isinstance(bad, str) else doc.pos(path)
-        return Diagnostic.at("E104", f"invalid name '{bad}' in {where}: {_describe_rule(error)}", pos)
-    pos = doc.pos(path)
-    instance = error.instance
-    value = json.dumps(instance) if not isinstance(instance, (dict, list)) else type(instance).__name__
+        name = f"'{visible(bad)}'" if isinstance(bad, str) else show(bad)
+        return [Diagnostic.at("E104", f"invalid name {name} in {where}: {_rule(error)}", pos)]
+    if isinstance(error, DuplicateItem):
+        first = doc.pos(path[:-1] + (error.first,))
+        index = path[-1]
+        item = instance[index] if isinstance(instance, list) and isinstance(index, int) else instance
+        return [Diagnostic.at("E104", f"{where}: {show(item)} is listed twice (first at line {first.line}): "
+                              "remove one", doc.pos(path))]
+    pos, value = doc.pos(path), show(instance)
     if v == "type":
-        expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return Diagnostic.at("E104", f"{where}: expected {expected}, got {value}", pos)
+        hint = _quote_hint(doc, path, instance, schema)
+        return [Diagnostic.at("E104", f"{where}: expected {expected(schema)}, got {value}{hint}", pos)]
+    if v in ("oneOf", "anyOf"):  # no branch got past its type: say what each would take
+        branches = [e for e in error.context or () if len(e.relative_schema_path) and e.validator == "type"]
+        options = " or ".join(dict.fromkeys(expected(_subschema(e)) for e in branches)) or "a valid value"
+        return [Diagnostic.at("E104", f"{where}: expected {options}, got {value}", pos)]
     if v == "enum":
-        options = ", ".join(json.dumps(o) for o in
-                            (error.validator_value if isinstance(error.validator_value, list) else []))
-        return Diagnostic.at("E104", f"{where}: {value} is not one of {options}", pos)
-    if v in ("minItems", "minProperties"):
-        return Diagnostic.at("E104", f"{where}: must not be empty", pos)
-    return Diagnostic.at("E104", f"{where}: {value} is invalid: {_describe_rule(error)}", pos)
+        options = schema.get("enum", [])
+        close = difflib.get_close_matches(str(instance), [str(o) for o in options], n=1) \
+            if isinstance(instance, str) else []
+        suggestion = f"; did you mean '{close[0]}'?" if close else ""
+        hint = _quote_hint(doc, path, instance, schema)
+        if len(options) > LONG_ENUM or "title" in schema:
+            what = f"a {schema['title']}" if "title" in schema else "an allowed value"
+            return [Diagnostic.at("E104", f"{where}: {value} is not {what}{suggestion}{hint} "
+                                  f"(allowed: {_group(options)})", pos)]
+        return [Diagnostic.at("E104", f"{where}: {value} is not {expected(schema)}{suggestion}{hint}", pos)]
+    if v in ("minimum", "maximum"):
+        return [Diagnostic.at("E104", f"{where}: {value} is out of range: must be {expected(schema)}", pos)]
+    if v in ("minItems", "minProperties") and error.validator_value == 1:
+        return [Diagnostic.at("E104", f"{where}: must not be empty", pos)]
+    return [Diagnostic.at("E104", f"{where}: {value} is invalid: {_rule(error)}", pos)]
 
 
-def _describe_rule(error: ValidationError) -> str:
-    v, val = error.validator, error.validator_value
-    if v == "propertyNames":
-        sub = error.context[0] if error.context else None
-        if sub is not None:
-            return _describe_rule(sub)
+def _rule(error: ValidationError) -> str:
+    """The rule a value breaks, in words."""
+    v, val, schema = error.validator, error.validator_value, _subschema(error)
     if v == "pattern":
-        desc = _subschema(error).get("description", "")
-        return f"must match {val}" + (f" ({desc})" if desc else "")
+        text = schema.get("patternErrorMessage") or f"must have the form {schema.get('description', 'documented')}"
+        bad = error.instance
+        if isinstance(bad, str) and any(not c.isprintable() for c in bad):
+            text += " (it contains a line break or another control character)"
+        return text
     if v == "maxLength":
         return f"longer than {val} characters"
-    if v in ("minimum", "maximum"):
-        return f"{'below' if v == 'minimum' else 'above'} the {v} {val}"
-    if v == "uniqueItems":
-        return "has duplicate items"
+    if v == "minLength":
+        return "must not be empty" if val == 1 else f"shorter than {val} characters"
+    if v in ("minItems", "minProperties"):
+        return f"needs at least {val} entries"
+    if v == "const":
+        return f"must be {json.dumps(val)}"
     return error.message
 
 
@@ -123,5 +330,5 @@ def check_schema(doc: SourceDoc, kind: str) -> list[Diagnostic]:
     diags = []
     for error in validator(kind).iter_errors(doc.data):
         for leaf in _leaf_errors(error):
-            diags.append(_diagnostic(doc, leaf))
+            diags.extend(_diagnostics(doc, leaf, kind))
     return diags

@@ -1,9 +1,12 @@
-"""ReplicationTaskSettings: one defaults file (templates/task-settings.json), per-task overrides."""
+"""ReplicationTaskSettings: one defaults file (templates/task-settings.json), per-task overrides.
+
+Which keys exist and what values they take is schemas/task-settings.schema.json (checked with the
+team file, compiler/schema_check.py: E211 for an unknown key, E104 for a bad value).
+"""
 
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import math
 from functools import cache
@@ -11,12 +14,6 @@ from functools import cache
 from dmsctl.compiler.data import templates_dir
 
 DEFAULTS_FILE = templates_dir() / "task-settings.json"
-
-# Sections DMS documents that the defaults file does not set; their content is passed through.
-OTHER_SECTIONS = frozenset({
-    "ValidationSettings", "PostProcessingRules", "CharacterSetSettings", "LoopbackPreventionSettings",
-    "BeforeImageSettings", "FailTaskWhenCleanTaskResourceFailed", "TTSettings", "ChangeProcessingSettings",
-})
 
 # Overrides that would make DMS delete or rewrite data already in S3, or that DMS manages itself.
 FORBIDDEN = {
@@ -48,26 +45,6 @@ def merge(base: dict, overrides: dict) -> dict:
 
 def task_settings(overrides_json: str) -> dict:
     return merge(defaults(), json.loads(overrides_json))
-
-
-def unknown_setting_paths(overrides: dict) -> list[tuple[str, str | None]]:
-    """Override keys that are neither in the defaults nor a documented section: (dotted path, suggestion)."""
-    found: list[tuple[str, str | None]] = []
-
-    def walk(node: dict, known: dict, path: tuple[str, ...]) -> None:
-        for key, value in node.items():
-            here = path + (key,)
-            if not path and key in OTHER_SECTIONS:
-                continue
-            if key not in known:
-                options = list(known) + (sorted(OTHER_SECTIONS) if not path else [])
-                close = difflib.get_close_matches(key, options, n=1)
-                found.append((".".join(here), ".".join(path + (close[0],)) if close else None))
-            elif isinstance(value, dict) and isinstance(known[key], dict):
-                walk(value, known[key], here)
-
-    walk(overrides, defaults(), ())
-    return found
 
 
 def forbidden_overrides(overrides: dict) -> list[tuple[str, object]]:

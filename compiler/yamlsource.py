@@ -21,6 +21,7 @@ from dmsctl.compiler.diagnostics import Diagnostic, Position
 
 JsonPath = tuple[str | int, ...]  # keys and list indexes; ("<key>", *path) for a mapping key's own position
 Positions = dict[JsonPath, tuple[int, int]]  # path -> (line, column), 1-based
+Texts = dict[JsonPath, str]  # path -> the scalar as written, for values YAML read as a bool, number or null
 
 _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
@@ -36,6 +37,7 @@ class SourceDoc:
     path: str
     data: object
     positions: Positions = field(default_factory=dict, compare=False, repr=False)
+    texts: Texts = field(default_factory=dict, compare=False, repr=False)
 
     def mapping(self) -> dict[str, Any]:
         """`data` as the mapping a schema-checked config file is (check_schema reports anything else, E106)."""
@@ -73,6 +75,7 @@ class _Builder:
     def __init__(self, path: str):
         self.path = path
         self.positions: Positions = {}
+        self.texts: Texts = {}
         self.errors: list[Diagnostic] = []
 
     def _pos(self, node: Node) -> tuple[int, int]:
@@ -88,6 +91,8 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        if node.tag in (_BOOL, _INT, _FLOAT, _NULL):
+            self.texts[path] = node.value  # `table: no` reads as false: messages quote what was written
         return self._scalar(node)
 
     def _mapping(self, node: MappingNode, path: JsonPath) -> dict[str, object]:
@@ -166,6 +171,26 @@ def _compose_fast(text: str) -> Node | None | Literal[_Composed.FAILED]:
         loader.dispose()
 
 
+def _hint(exc: yaml.MarkedYAMLError) -> str:
+    """What to do about a syntax error, for a person: the parser only says where it gave up."""
+    problem, context = exc.problem or "", exc.context or ""
+    opened = exc.context_mark.line + 1 if exc.context_mark else None
+    if "mapping values are not allowed" in problem:
+        return "a value that contains ': ' must be quoted (key: \"a: b\"), or the line is indented too far"
+    if "'\\t'" in problem:
+        return "indent with spaces, not tabs"
+    if "quoted scalar" in context and opened:
+        return f"the quoted value opened on line {opened} is not closed"
+    if ("flow sequence" in context or "flow mapping" in context) and opened:
+        bracket = "[" if "sequence" in context else "{"
+        return f"the {bracket} opened on line {opened} is not closed, or two of its items lack a comma between them"
+    if "could not find expected ':'" in problem:
+        return "each line of a mapping is `key: value` (a space after the colon); check this line and the one above"
+    if "block end" in problem or "expected key" in problem:
+        return "check the indentation of this line: it must line up with the other keys of its block"
+    return "the mistake is often just before this point: on the line above, or an opening bracket or quote further up"
+
+
 def parse_yaml(text: str, path: str) -> SourceDoc:
     """Parse YAML text into a SourceDoc, raising YamlError with positioned diagnostics."""
     fast = _compose_fast(text)
@@ -182,12 +207,14 @@ def parse_yaml(text: str, path: str) -> SourceDoc:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or str(exc)
         context = f" ({exc.context})" if exc.context else ""
-        raise YamlError([Diagnostic("E100", f"invalid YAML: {problem}{context}", path, line, col)]) from None
+        message = f"invalid YAML: {problem}{context}; {_hint(exc)}"
+        raise YamlError([Diagnostic("E100", message, path, line, col)]) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at an offset in the text
         before = text[:exc.position]
         line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
         problem = str(exc).splitlines()[0]
-        raise YamlError([Diagnostic("E100", f"invalid YAML: {problem}", path, line, col)]) from None
+        hint = "remove the control character (a config file is plain UTF-8 text)"
+        raise YamlError([Diagnostic("E100", f"invalid YAML: {problem}; {hint}", path, line, col)]) from None
     except yaml.YAMLError as exc:
         raise YamlError([Diagnostic("E100", f"invalid YAML: {exc}", path, 1, 1)]) from None
     if node is not None and loader.first_anchor is not None:
@@ -204,7 +231,7 @@ def _build(node: Node | None, path: str) -> SourceDoc:
     data = builder.build(node, ())
     if builder.errors:
         raise YamlError(builder.errors)
-    return SourceDoc(path=path, data=data, positions=builder.positions)
+    return SourceDoc(path=path, data=data, positions=builder.positions, texts=builder.texts)
 
 
 def load_yaml_file(file: Path, display_path: str | None = None) -> SourceDoc:

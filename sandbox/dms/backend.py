@@ -28,6 +28,7 @@ from .resources import (
     ReplicationInstance,
     SubnetGroup,
 )
+from .settings_values import install as _refuse_invalid_values
 from .task import ReplicationTask
 
 if TYPE_CHECKING:
@@ -447,3 +448,6 @@ class DmsBackend:
         sub = self._subscription(name)
         del self.subscriptions[name]
         return sub.to_dict() | {"Status": "deleting"}
+
+
+_refuse_invalid_values(DmsBackend)  # task settings, instance class, storage DMS refuses (A56-A58)

@@ -166,20 +166,23 @@ def test_e103_unknown_field_with_did_you_mean(tmp_path, text, needle, message):
 
 @pytest.mark.parametrize("text, at, message", [
     (TEAM.replace("    tables:\n", '    paused: "no"\n    tables:\n'), '"no"',
-     'tasks.cdc.paused: expected boolean, got "no"'),
-    (TEAM.replace("storage_gb: 50", "storage_gb: fifty"), "fifty", 'instances.main.storage_gb: "fifty"'),
+     'tasks.cdc.paused: expected true or false, got "no"'),
+    (TEAM.replace("storage_gb: 50", "storage_gb: fifty"), "fifty",
+     'instances.main.storage_gb: expected an integer from 5 to 6144 or a mapping from environment name to value, '
+     'got "fifty"'),
     (TEAM.replace("migration_type: full-load-and-cdc", "migration_type: streaming"), "streaming",
      'tasks.cdc.migration_type: "streaming" is not one of "full-load", "cdc", "full-load-and-cdc"'),
     (TEAM.replace("table: t1, version: v202001010000", "table: t1, version: 2020-01-01"), "2020-01-01",
-     'tasks.cdc.tables[1].version: "2020-01-01" is invalid: must match ^v[0-9]{12}$'),
+     'tasks.cdc.tables[1].version: "2020-01-01" is invalid: must be vYYYYMMDDHHMM, such as v202611011200'),
     (TEAM.replace('owners: ["@acme/alpha"]', "owners: []"), "[]", "owners: must not be empty"),
     # a bad task name that is not the first key of `tasks:` (the error must point at that key)
     (TEAM + TASK_RELOAD.replace("  reload:", "  Bad_Reload:"), "Bad_Reload",
-     "invalid name 'Bad_Reload' in tasks: must match ^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+     "invalid name 'Bad_Reload' in tasks: must be a name of lower-case letters, digits and single hyphens, "
+     "starting with a letter"),
     # JSON has no NaN: a YAML .nan in the task settings would make ReplicationTaskSettings invalid
     (TEAM.replace("    tables:\n", "    settings: {ChangeProcessingTuning: {BatchApplyTimeoutMax: .nan}}\n"
-                                   "    tables:\n"), "cdc:",
-     "task 'cdc': setting ChangeProcessingTuning.BatchApplyTimeoutMax is nan"),
+                                   "    tables:\n"), ".nan",
+     "tasks.cdc.settings.ChangeProcessingTuning.BatchApplyTimeoutMax: expected an integer of at least 0, got NaN"),
 ], ids=["type", "oneOf-type", "enum", "pattern", "min-items", "property-name", "settings-nan"])
 def test_e104_invalid_value(tmp_path, text, at, message):
     d = only(team_yaml(tmp_path, text), "E104")
@@ -300,7 +303,8 @@ def test_e205_unknown_reference(tmp_path, old, new, message):
     text = TEAM.replace(old, new)
     d = only(team_yaml(tmp_path, text), "E205")
     assert in_file(d, ALPHA)
-    assert (d.line, d.column) == (line_of(text, "  cdc:"), 3)
+    value = new.split(": ")[1]  # the position of the reference itself, on its `source:` line
+    assert (d.line, d.column) == (line_of(text, new), col_of(text, new) + len(new) - len(value))
     assert message in d.message
 
 
@@ -387,7 +391,7 @@ def test_e211_unknown_task_setting(tmp_path):
                                         "        BatchApplyTimeoutMx: 30\n    tables:\n")
     d = only(team_yaml(tmp_path, text), "E211")
     assert in_file(d, ALPHA)
-    assert d.line == line_of(text, "  cdc:")
+    assert (d.line, d.column) == (line_of(text, "BatchApplyTimeoutMx"), col_of(text, "BatchApplyTimeoutMx"))
     assert ("task 'cdc': unknown task setting 'ChangeProcessingTuning.BatchApplyTimeoutMx'; did you mean "
             "'ChangeProcessingTuning.BatchApplyTimeoutMax'?") in d.message
 
@@ -750,7 +754,7 @@ def test_every_error_of_a_tree_is_reported_in_one_run(tmp_path):
         errors = [d for d in diags if d.is_error]
         assert [(d.code, d.file.replace("\\", "/").rsplit("/", 1)[-1], d.line) for d in errors] == [
             ("E103", "alpha.yaml", line_of(alpha, "pasued")),
-            ("E205", "beta.yaml", line_of(beta, "  cdc:")),
+            ("E205", "beta.yaml", line_of(beta, "target: s3-5min")),
             ("E208", "beta.yaml", line_of(beta, "v202002300000")),
         ]
 
