@@ -99,7 +99,8 @@ def check_settings(team: Team) -> Iterator[Diagnostic]:
                                 "JSON, which has no NaN or infinity", task.pos)
         for path, value in forbidden_overrides(overrides):
             why = ("it would let DMS delete or rewrite data already in S3 (dmsctl never does)"
-                   if path.startswith("FullLoadSettings") else "DMS manages it; it cannot be set")
+                   if path.startswith(("FullLoadSettings", "ChangeProcessingDdlHandlingPolicy"))
+                   else "DMS manages it; it cannot be set")
             yield Diagnostic.at("E213", f"task '{task.name}': setting {path}={json.dumps(value)} is not allowed: "
                                 f"{why}", task.pos)
 

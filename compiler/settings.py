@@ -18,6 +18,8 @@ DEFAULTS_FILE = templates_dir() / "task-settings.json"
 # Overrides that would make DMS delete or rewrite data already in S3, or that DMS manages itself.
 FORBIDDEN = {
     ("FullLoadSettings", "TargetTablePrepMode"): ("DO_NOTHING",),
+    # on an S3 target a source TRUNCATE removes the table's files and folders unless this is false
+    ("ChangeProcessingDdlHandlingPolicy", "HandleSourceTableTruncated"): (False,),
     ("Logging", "CloudWatchLogGroup"): (),
     ("Logging", "CloudWatchLogStream"): (),
 }

@@ -1,8 +1,8 @@
 """Compare TableMappings and task settings by meaning, not by bytes.
 
 DMS hands back normalized JSON: its own key order, null-valued keys, default fields such as
-"filters": [] and "parallel-load": null. Settings come back with server-side defaults filled in.
-Neither is a change.
+"filters": [] and "parallel-load": null. Settings come back enriched: server-side defaults filled
+in, every log component of DMS's list in DMS's order. None of that is a change.
 """
 
 from __future__ import annotations
@@ -90,8 +90,25 @@ def _unescape(name: str) -> str:
     return name
 
 
+DEFAULT_SEVERITY = "LOGGER_SEVERITY_DEFAULT"
+
+
+def _components(value: object) -> dict[str, dict[str, Any]] | None:
+    """Logging.LogComponents as Id -> entry without its Id; None when it is not a list of such entries."""
+    if not isinstance(value, list) or not all(isinstance(c, dict) and "Id" in c for c in value):
+        return None
+    return {str(c["Id"]): {k: v for k, v in c.items() if k != "Id"} for c in value}
+
+
 def settings_subset(wanted: Doc, live: Doc) -> list[str]:
-    """Dotted paths where `live` settings differ from `wanted` (keys DMS added are ignored)."""
+    """Dotted paths where `live` settings differ from `wanted` by meaning.
+
+    DMS stores settings enriched (docs/ASSUMPTIONS.md A9, A40): keys nobody sent filled with server
+    defaults, and every log component of its own list, in its own order. So keys only `live` has are
+    ignored, and Logging.LogComponents compares by Id: each component `wanted` names must have the
+    same severity in `live` (a component absent from one side is at LOGGER_SEVERITY_DEFAULT); the
+    others are DMS's. A key `wanted` sets that `live` holds with another value is a difference.
+    """
     diffs: list[str] = []
 
     def walk(w: object, lv: object, path: tuple[str, ...]) -> None:
@@ -102,6 +119,14 @@ def settings_subset(wanted: Doc, live: Doc) -> list[str]:
                         diffs.append(".".join(path + (k,)))
                 else:
                     walk(v, lv[k], path + (k,))
+        elif path == ("Logging", "LogComponents") and _components(w) is not None \
+                and (lv is None or _components(lv) is not None):
+            ours, theirs = _components(w) or {}, _components(lv) or {}
+            for ident, entry in ours.items():
+                other = theirs.get(ident, {"Severity": DEFAULT_SEVERITY})
+                if any(other.get(k, DEFAULT_SEVERITY if k == "Severity" else None) != v
+                       for k, v in entry.items()):
+                    diffs.append(f"Logging.LogComponents.{ident}")
         elif w != lv and not (w in (None, "") and lv in (None, "")):
             diffs.append(".".join(path) or "<root>")
 

@@ -65,7 +65,11 @@ def stack_status(gw: Gateway, stack: str) -> str | None:
 
 
 class EventTail:
-    """New stack events since the deploy started, oldest first (all of them kept in `events`)."""
+    """New stack events since the deploy started, oldest first (all of them kept in `events`).
+
+    DescribeStackEvents returns a stack's whole history, newest first, a page at a time (NextToken):
+    each read follows the pages only until it meets an event already seen, so a long history costs one
+    call, and the events of a busy operation spread over several pages are all read."""
 
     def __init__(self, gw: Gateway, stack: str):
         self.gw, self.stack = gw, stack
@@ -74,22 +78,34 @@ class EventTail:
         self.prime()
 
     def prime(self) -> None:
-        self.seen |= {e.event_id for e in self._all()}
+        self.seen |= {e.event_id for e in self._newer(first_page_only=True)}
 
-    def _all(self) -> list[StackEvent]:
-        try:
-            rows = self.gw.call("cloudformation", "describe_stack_events", resource=f"stack {self.stack}",
-                                StackName=self.stack).get("StackEvents", [])
-        except AwsError as exc:
-            if "does not exist" in str(exc):
-                return []
-            raise
-        return [StackEvent(self.stack, r.get("LogicalResourceId", ""), r.get("ResourceType", ""),
-                           r.get("ResourceStatus", ""), r.get("ResourceStatusReason", "") or "", r["EventId"])
-                for r in rows]
+    def _newer(self, first_page_only: bool = False) -> list[StackEvent]:
+        """Events newer than every seen one, newest first. Priming reads the first page only: it needs
+        just the newest events, everything older is older still."""
+        out: list[StackEvent] = []
+        token: str | None = None
+        while True:
+            params = {"NextToken": token} if token else {}
+            try:
+                page = self.gw.call("cloudformation", "describe_stack_events", resource=f"stack {self.stack}",
+                                    StackName=self.stack, **params)
+            except AwsError as exc:
+                if "does not exist" in str(exc):
+                    return out
+                raise
+            for r in page.get("StackEvents", []):
+                if r["EventId"] in self.seen:
+                    return out
+                out.append(StackEvent(self.stack, r.get("LogicalResourceId", ""), r.get("ResourceType", ""),
+                                      r.get("ResourceStatus", ""), r.get("ResourceStatusReason", "") or "",
+                                      r["EventId"]))
+            token = page.get("NextToken")
+            if not token or first_page_only:
+                return out
 
     def new(self) -> list[StackEvent]:
-        fresh = [e for e in self._all() if e.event_id not in self.seen]
+        fresh = self._newer()
         self.seen |= {e.event_id for e in fresh}
         fresh.reverse()
         self.events += fresh

@@ -21,6 +21,7 @@ class Faults:
         self._lock = threading.Lock()
         self._throttles: dict[tuple[str, str], int] = {}
         self._stack_update_failures: dict[str, str] = {}
+        self._rollback_failures: dict[str, str] = {}
         self._slow_stops: dict[str, float] = {}
         self._task_failures: dict[str, TaskFailure] = {}
         self._connection_failures: dict[str | None, str] = {}
@@ -34,6 +35,13 @@ class Faults:
     def fail_next_stack_update(self, stack_name: str, reason: str = "Injected failure") -> None:
         with self._lock:
             self._stack_update_failures[stack_name] = reason
+
+    def fail_next_rollback(self, stack_name: str, reason: str = "Injected rollback failure") -> None:
+        """The next rollback of ``stack_name`` cannot restore the first resource it restores (the last one
+        the failed update changed): the stack ends UPDATE_ROLLBACK_FAILED. A rollback with nothing to
+        restore leaves the fault armed."""
+        with self._lock:
+            self._rollback_failures[stack_name] = reason
 
     def slow_stop(self, task_id: str, seconds: float) -> None:
         """The next stop of task ``task_id`` stays in ``stopping`` for ``seconds`` sim seconds."""
@@ -57,6 +65,7 @@ class Faults:
         with self._lock:
             self._throttles.clear()
             self._stack_update_failures.clear()
+            self._rollback_failures.clear()
             self._slow_stops.clear()
             self._task_failures.clear()
             self._connection_failures.clear()
@@ -74,6 +83,10 @@ class Faults:
     def take_stack_update_failure(self, stack_name: str) -> str | None:
         with self._lock:
             return self._stack_update_failures.pop(stack_name, None)
+
+    def take_rollback_failure(self, stack_name: str) -> str | None:
+        with self._lock:
+            return self._rollback_failures.pop(stack_name, None)
 
     def take_slow_stop(self, task_id: str) -> float | None:
         with self._lock:
@@ -98,6 +111,7 @@ class Faults:
             return {
                 "throttles": {f"{s}.{o}": n for (s, o), n in self._throttles.items()},
                 "stack_update_failures": dict(self._stack_update_failures),
+                "rollback_failures": dict(self._rollback_failures),
                 "slow_stops": dict(self._slow_stops),
                 "task_failures": {k: {"message": v.message, "at": v.at.isoformat() if v.at else None}
                                   for k, v in self._task_failures.items()},

@@ -370,6 +370,8 @@ def install() -> None:
 
         CloudFormationResponse._validate_different_update = lambda self, *a, **k: None
         CloudFormationResponse._get_stack_from_s3_url = _get_stack_from_s3_url
+        ORIGINALS["CloudFormationResponse.describe_stack_events"] = CloudFormationResponse.describe_stack_events
+        CloudFormationResponse.describe_stack_events = stacks.describe_stack_events_response
         for name in ("create_stack", "update_stack", "create_change_set"):
             setattr(CloudFormationResponse, name, _check_template_size(getattr(CloudFormationResponse, name)))
         _installed = True

@@ -46,6 +46,9 @@ class RemoteFaults(_Remote):
     def fail_next_stack_update(self, stack_name: str, reason: str = "Injected failure") -> None:
         self.call("faults/stack-update", "POST", {"stack_name": stack_name, "reason": reason})
 
+    def fail_next_rollback(self, stack_name: str, reason: str = "Injected rollback failure") -> None:
+        self.call("faults/rollback", "POST", {"stack_name": stack_name, "reason": reason})
+
     def slow_stop(self, task_id: str, seconds: float) -> None:
         self.call("faults/slow-stop", "POST", {"task_id": task_id, "seconds": seconds})
 

@@ -11,6 +11,7 @@ drive what only a test or demo may touch:
   GET  /_sandbox/faults                     armed faults
   POST /_sandbox/faults/throttle            {"service": "dms", "operation": "StopReplicationTask", "times": 2}
   POST /_sandbox/faults/stack-update        {"stack_name": "...", "reason": "..."}
+  POST /_sandbox/faults/rollback            {"stack_name": "...", "reason": "..."}
   POST /_sandbox/faults/slow-stop           {"task_id": "...", "seconds": 600}
   POST /_sandbox/faults/task-failure        {"task_id": "...", "message": "...", "at": "<ISO-8601>" | null}
   POST /_sandbox/faults/connection-test     {"endpoint_id": "..." | null, "message": "..."}
@@ -92,6 +93,8 @@ class ControlApp:
             world.faults.throttle(body["service"], body["operation"], int(body.get("times", 1)))
         elif route == ("POST", "faults/stack-update"):
             world.faults.fail_next_stack_update(body["stack_name"], body.get("reason", "Injected failure"))
+        elif route == ("POST", "faults/rollback"):
+            world.faults.fail_next_rollback(body["stack_name"], body.get("reason", "Injected rollback failure"))
         elif route == ("POST", "faults/slow-stop"):
             world.faults.slow_stop(body["task_id"], float(body["seconds"]))
         elif route == ("POST", "faults/task-failure"):

@@ -27,6 +27,7 @@ class StackOperationFailed(Exception):
         self.logical_id = logical_id
         self.resource_type = resource_type
         self.physical_id = physical_id
+        self.rollback_failures: list[CleanupFailure] = []  # resources the rollback could not restore
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,11 @@ def apply_update(
     account_id: str,
     region: str,
     before_commit: Callable[[], None] | None = None,
+    fail_restore: Callable[[str], str | None] | None = None,
 ) -> list[CleanupFailure]:
-    """Move the stack's resources to ``template``; on failure restore them and raise."""
+    """Move the stack's resources to ``template``; on failure restore them and raise (with the resources
+    the rollback could not restore in ``rollback_failures``). ``fail_restore(logical_id)`` may return a
+    reason for which the rollback cannot restore that resource (fault injection)."""
     rm = stack.resource_map
     snap = _Snapshot(
         template=rm._template, json_map=rm._resource_json_map, input_parameters=dict(rm.input_parameters),
@@ -229,20 +233,30 @@ def apply_update(
             before_commit()
     except Exception as exc:  # noqa: BLE001
         failed_body = rm._resource_json_map.get(current, {}) if current else {}
-        _rollback(stack, snap, account_id, region)
-        if isinstance(exc, StackOperationFailed):
+        unrestored = _rollback(stack, snap, account_id, region, fail_restore)
+        failure = exc if isinstance(exc, StackOperationFailed) else StackOperationFailed(
+            handler_message(exc), current, failed_body.get("Type"))
+        failure.rollback_failures = unrestored
+        if failure is exc:
             raise
-        raise StackOperationFailed(handler_message(exc), current, failed_body.get("Type")) from exc
+        raise failure from exc
     return _cleanup(stack, snap, props)
 
 
-def _rollback(stack: Any, snap: _Snapshot, account_id: str, region: str) -> None:
+def _rollback(stack: Any, snap: _Snapshot, account_id: str, region: str,
+              fail_restore: Callable[[str], str | None] | None = None) -> list[CleanupFailure]:
+    """Undo the journal, newest change first. A resource that cannot be restored is reported (the stack
+    then ends UPDATE_ROLLBACK_FAILED); the others are still restored."""
     rm = stack.resource_map
+    failures: list[CleanupFailure] = []
     _load(rm, snap.template, snap.input_parameters)
     rm._parsed_resources.clear()
     rm._parsed_resources.update(snap.parsed)
     for entry in reversed(snap.journal):
         try:
+            injected = fail_restore(entry.logical_id) if fail_restore else None
+            if injected:
+                raise StackOperationFailed(injected, entry.logical_id)
             if entry.action in ("add", "replace"):
                 body = (rm._resource_json_map.get(entry.logical_id)
                         or {"Type": getattr(entry.new, "cf_resource_type", "")})
@@ -253,9 +267,12 @@ def _rollback(stack: Any, snap: _Snapshot, account_id: str, region: str) -> None
                     entry.logical_id, snap.json_map[entry.logical_id], rm, account_id, region
                 )
                 rm._parsed_resources[entry.logical_id] = reverted if reverted is not None else entry.new
-        except Exception:  # noqa: BLE001 - best effort (real CFN would end UPDATE_ROLLBACK_FAILED)
-            continue
+        except Exception as exc:  # noqa: BLE001 - any handler error: this resource is not restored
+            body = snap.json_map.get(entry.logical_id) or rm._resource_json_map.get(entry.logical_id) or {}
+            reason = exc.reason if isinstance(exc, StackOperationFailed) else handler_message(exc)
+            failures.append(CleanupFailure(entry.logical_id, body.get("Type", ""), _physical(entry.new), reason))
     stack.sandbox_props = snap.props
+    return failures
 
 
 def _cleanup(stack: Any, snap: _Snapshot, props: dict[str, Any]) -> list[CleanupFailure]:

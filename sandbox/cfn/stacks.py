@@ -16,12 +16,16 @@ from moto.cloudformation.exceptions import AlreadyExistsException, ValidationErr
 from moto.cloudformation.models import Change, Event, Stack
 from moto.cloudformation.parsing import OutputMap, clean_json
 from moto.cloudformation.utils import generate_stack_id
+from moto.core.responses import ActionResult
 
 from .. import world as world_mod
 from . import engine
 from .engine import StackOperationFailed
 from .schema import create_only_properties
 
+# States an update is refused in; UPDATE_ROLLBACK_FAILED only takes ContinueUpdateRollback or a delete
+# (CloudFormation User Guide, "Stack status codes").
+NOT_UPDATABLE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED", "UPDATE_ROLLBACK_FAILED")
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
 
 
@@ -89,6 +93,27 @@ def _check_idle(stack: Stack) -> None:
 def describe_stack_events(self: Any, stack_name: str) -> list[Event]:
     now = sim_now()
     return [e for e in self.get_stack(stack_name).events if e.timestamp <= now]
+
+
+EVENTS_PAGE = 100  # events per DescribeStackEvents page (ASSUMPTIONS A41)
+
+
+def describe_stack_events_response(self: Any) -> ActionResult:
+    """CloudFormationResponse.describe_stack_events: newest first, EVENTS_PAGE a page. NextToken names
+    the last event returned, so events that arrive between two pages never shift the next page."""
+    events = self.cloudformation_backend.describe_stack_events(self._get_param("StackName"))[::-1]
+    token = self._get_param("NextToken")
+    start = 0
+    if token:
+        ids = [str(e.event_id) for e in events]
+        if token not in ids:
+            raise ValidationError(token, message="Invalid NextToken")
+        start = ids.index(token) + 1
+    page = events[start:start + EVENTS_PAGE]
+    result: dict[str, Any] = {"StackEvents": page}
+    if start + EVENTS_PAGE < len(events):
+        result["NextToken"] = str(page[-1].event_id)
+    return ActionResult(result)
 
 
 # --- exports ---------------------------------------------------------------------------------------------
@@ -191,7 +216,7 @@ def update_stack(self: Any, name: str, template: str, role_arn: str | None, para
                  tags: dict[str, str] | None) -> Stack:
     stack = self.get_stack(name)
     _check_idle(stack)
-    if stack.status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED"):
+    if stack.status in NOT_UPDATABLE:
         raise ValidationError(stack.stack_id,
                               message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
     resolved = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
@@ -214,7 +239,9 @@ def run_update(backend: Any, stack: Stack, template: str, template_dict: dict[st
         if injected:
             raise StackOperationFailed(injected)
         failures = engine.apply_update(stack, template_dict, parameters, backend.account_id, backend.region_name,
-                                       before_commit=_export_guard(backend, stack, template_dict))
+                                       before_commit=_export_guard(backend, stack, template_dict),
+                                       fail_restore=lambda _lid: world_mod.current().faults.take_rollback_failure(
+                                           stack.name))
     except StackOperationFailed as failure:
         if failure.logical_id:
             _event(stack, "UPDATE_FAILED", failure.reason, logical_id=failure.logical_id,
@@ -225,6 +252,15 @@ def run_update(backend: Any, stack: Stack, template: str, template_dict: dict[st
         _event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
         stack.output_map = stack._create_output_map()
         _refresh_exports(backend, stack)
+        if failure.rollback_failures:  # documented: a resource the rollback cannot restore
+            for f in failure.rollback_failures:
+                _event(stack, "UPDATE_FAILED", f.reason, logical_id=f.logical_id, physical_id=f.physical_id,
+                       resource_type=f.resource_type)
+            names = ", ".join(f.logical_id for f in failure.rollback_failures)
+            failed = f"The following resource(s) failed to update: [{names}]."
+            _finish(stack, "UPDATE_ROLLBACK_FAILED", done, failed)
+            stack.events[-1].resource_status_reason = failed
+            return False
         _event(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
         _finish(stack, "UPDATE_ROLLBACK_COMPLETE", done, reason)
         return False
@@ -355,6 +391,9 @@ def execute_change_set(self: Any, change_set_name: str, stack_name: str | None =
                                                   f"in its current execution status of [{change_set.execution_status}]")
     stack = self.stacks[change_set.stack_id]
     _check_idle(stack)
+    if change_set.change_set_type != "CREATE" and stack.status in NOT_UPDATABLE:
+        raise ValidationError(stack.stack_id,
+                              message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
     change_set.execution_status = "EXECUTE_IN_PROGRESS"
     if change_set.change_set_type == "CREATE":
         stack.template = change_set.template

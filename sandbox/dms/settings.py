@@ -2,7 +2,10 @@
 
 DMS returns the full settings document (defaults included, its own key order) whatever
 subset was sent; a planner comparing desired vs deployed settings must tolerate that.
-Defaults follow the DMS user guide "Task settings example" (abridged).
+Defaults follow the DMS user guide "Task settings example" / "Saving task settings".
+Enrichment (docs/ASSUMPTIONS.md A9, A40): every Logging.LogComponents entry of DMS's list, in
+DMS's order (a component not given at LOGGER_SEVERITY_DEFAULT), the duplicated
+ControlTablesSettings.historyTimeslotInMinutes, and server-side keys nobody sent.
 """
 
 from __future__ import annotations
@@ -13,11 +16,18 @@ from typing import Any
 
 from .errors import InvalidParameterValueException
 
+# DMS's log components, in the order DMS returns them (DescribeReplicationTasks).
+LOG_COMPONENTS = (
+    "TRANSFORMATION", "SOURCE_UNLOAD", "IO", "TARGET_LOAD", "PERFORMANCE", "SOURCE_CAPTURE", "SORTER",
+    "REST_SERVER", "VALIDATOR_EXT", "TARGET_APPLY", "TASK_MANAGER", "TABLES_MANAGER", "METADATA_MANAGER",
+    "FILE_FACTORY", "COMMON", "ADDONS", "DATA_STRUCTURE", "COMMUNICATION", "FILE_TRANSFER",
+)
+
 DEFAULT_SETTINGS: dict[str, Any] = {
     "Logging": {
         "EnableLogging": False,
         "EnableLogContext": False,
-        "LogComponents": [],
+        "LogComponents": [{"Id": c, "Severity": "LOGGER_SEVERITY_DEFAULT"} for c in LOG_COMPONENTS],
         "CloudWatchLogGroup": None,
         "CloudWatchLogStream": None,
     },
@@ -90,6 +100,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "ChangeProcessingTuning": {
         "StatementCacheSize": 50,
         "CommitTimeout": 1,
+        "RecoveryTimeout": -1,
         "BatchApplyPreserveTransaction": True,
         "BatchApplyTimeoutMin": 1,
         "BatchSplitSize": 0,
@@ -108,14 +119,43 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def _merge(base: dict[str, Any], override: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = _merge(out[key], value, path + (key,))
+        elif path + (key,) == ("Logging", "LogComponents") and isinstance(value, list):
+            out[key] = _merge_components(out.get(key) or [], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _merge_components(stored: list[Any], given: list[Any]) -> list[Any]:
+    """LogComponents merged by Id (A40): the stored list keeps DMS's order and every component; a given
+    component sets its severity, one DMS does not know is kept after DMS's own."""
+    out = [dict(c) for c in stored if isinstance(c, dict)]
+    by_id = {c.get("Id"): c for c in out}
+    for comp in given:
+        if not isinstance(comp, dict) or "Id" not in comp:
+            raise InvalidParameterValueException("Invalid task settings JSON: a LogComponents entry needs an Id")
+        if comp["Id"] in by_id:
+            by_id[comp["Id"]].update(copy.deepcopy(comp))
+        else:
+            entry = {"Id": comp["Id"], "Severity": "LOGGER_SEVERITY_DEFAULT", **copy.deepcopy(comp)}
+            out.append(entry)
+            by_id[comp["Id"]] = entry
+    return [{"Severity": c.get("Severity", "LOGGER_SEVERITY_DEFAULT"), "Id": c["Id"],
+             **{k: v for k, v in c.items() if k not in ("Id", "Severity")}} for c in out]
+
+
+def _mirror(merged: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """DMS keeps ControlTablesSettings.historyTimeslotInMinutes equal to HistoryTimeslotInMinutes."""
+    control = merged.get("ControlTablesSettings")
+    sent = given.get("ControlTablesSettings")
+    if isinstance(control, dict) and isinstance(sent, dict) and "HistoryTimeslotInMinutes" in sent:
+        control["historyTimeslotInMinutes"] = sent["HistoryTimeslotInMinutes"]
+    return merged
 
 
 def normalize(settings: str | None, previous: str | None = None) -> str:
@@ -129,7 +169,7 @@ def normalize(settings: str | None, previous: str | None = None) -> str:
         if not isinstance(given, dict):
             raise InvalidParameterValueException("Task settings must be a JSON object")
     base = json.loads(previous) if previous else DEFAULT_SETTINGS
-    return json.dumps(_merge(base, given), separators=(",", ":"))
+    return json.dumps(_mirror(_merge(base, given), given), separators=(",", ":"))
 
 
 def max_full_load_subtasks(settings: str) -> int:
