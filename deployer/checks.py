@@ -204,6 +204,31 @@ def drift_checks(changes: tuple[P.StackChange, ...], state: LiveState, deployed:
                              task=t.task, flag="--allow-drift", acknowledged=flags.allow_drift)
 
 
+@dataclass(frozen=True)
+class OtherCopy:
+    """Another task replicating the same source table (another version, in another task)."""
+
+    task: str  # identifier
+    version: str
+    state: str | None  # its TableStatistics state; None when DMS does not have it yet (not loaded)
+
+
+def retire_checks(copies: dict[tuple[str, str, str], tuple[OtherCopy, ...]], owners: dict[str, tuple[str, str]],
+                  flags: Flags) -> Iterator[P.Check]:
+    """Retiring a table's copy (removing it, or deleting its task) while every other copy of the same
+    source table is still in its first full load leaves the data lake without a complete copy if that
+    load fails or is stopped. `copies`: (task removing it, schema, table) -> the other copies."""
+    for (ident, schema, table), others in sorted(copies.items()):
+        if not others or any(o.state == "Table completed" for o in others):
+            continue
+        names = ", ".join(f"{o.version} in task {o.task} ({o.state or 'not loaded yet'})" for o in others)
+        team, task = owners.get(ident, (None, None))
+        yield _check("P122", f"task {ident} stops replicating {schema}.{table} while its other copy has not "
+                     f"completed its full load: {names}; retire the old copy once the new one is loaded "
+                     "(plan again then)", team=team, task=task, table=f"{schema}.{table}", flag="--allow-delete",
+                     acknowledged=flags.allow_delete)
+
+
 def full_load_checks(stopped: dict[str, tuple[TableStat, ...]], owners: dict[str, tuple[str, str]],
                      flags: Flags = Flags()) -> Iterator[P.Check]:
     """A full load is never interrupted: a task the plan stops must have no table loading, unless that is

@@ -158,6 +158,44 @@ def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled: CompiledTre
     return tuple(out)
 
 
+def _other_copies(changes: tuple[P.StackChange, ...], compiled: CompiledTree, live: LiveState,
+                  gw: Gateway) -> dict[tuple[str, str, str], tuple[C.OtherCopy, ...]]:
+    """For every table a task stops replicating (removed, or its task deleted): the other tasks of the same
+    source database that replicate it and keep it, with their table state (one DescribeTableStatistics
+    per such other task that exists)."""
+    compiled_tasks = {t.identifier: t for t in compiled.tasks()}
+    removals = [(t, tc) for c in changes for t in c.tasks for tc in t.tables if tc.kind == P.REMOVE]
+    if not removals:
+        return {}
+    stats: dict[str, dict[tuple[str, str], str]] = {}
+
+    def state(ident: str, key: tuple[str, str]) -> str | None:
+        task = live.tasks.get(ident)
+        if task is None:
+            return None
+        if ident not in stats:
+            stats[ident] = {(s.schema, s.table): s.state for s in read_table_stats(gw, task)}
+        return stats[ident].get(key)
+
+    out: dict[tuple[str, str, str], tuple[C.OtherCopy, ...]] = {}
+    for t, tc in removals:
+        mine, here = compiled_tasks.get(t.identifier), live.tasks.get(t.identifier)
+        others = []
+        for other in compiled_tasks.values():
+            if other.identifier == t.identifier or other.schedule is not None:
+                continue
+            there = live.tasks.get(other.identifier)
+            same_source = (there.source_arn == here.source_arn if there is not None and here is not None
+                           else other.team == t.team and (mine is None or mine.source == other.source))
+            copy = next((tb for tb in other.tables if (tb.schema, tb.table) == (tc.schema, tc.table)
+                         and not tb.paused), None)
+            if same_source and copy is not None:
+                others.append(C.OtherCopy(other.identifier, copy.version,
+                                          state(other.identifier, (tc.schema, tc.table))))
+        out[(t.identifier, tc.schema, tc.table)] = tuple(others)
+    return out
+
+
 def _with_repairs(steps: tuple[P.Step, ...], repairs: dict[str, tuple[str, ...]],
                   live: LiveState) -> tuple[P.Step, ...]:
     """Acknowledged drift repaired in step 1: the task is stopped (if running), its stack deployed (if it
@@ -348,6 +386,7 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
               *C.stack_checks(changes, flags, all_exports, imports), *order_checks,
               *C.task_checks(changes, live, flags, scheduled), *C.drift_checks(changes, live, deployed, flags, wanted),
               *stopped_checks, *C.full_load_checks(stats, owners, flags),
+              *C.retire_checks(_other_copies(changes, compiled, live, gw), owners, flags),
               *C.s3_checks(nonempty, compiled.datalake_bucket, users),
               *C.target_folder_checks(live.stacks[compiled.base.name].template if compiled.base.name in live.stacks
                                       else {}, compiled.base.template)]
