@@ -41,9 +41,11 @@ def lower_bound(
     """The fewest calls any correct plan can make: every page of the two listings it must read,
     the template of each changed stack, the table statistics of each task it stops (to never
     interrupt a full load), one S3 listing per new prefix (to never write into a non-empty one),
-    and the account id (to never plan against the wrong account)."""
+    the account id (to never plan against the wrong account) and the two DMS service roles DMS requires
+    (P119)."""
     bound = {
         "sts:GetCallerIdentity": 1,
+        "iam:GetRole": 2,
         "cloudformation:DescribeStacks": ceil(stacks / stack_page),
         "cloudformation:GetTemplate": changed_stacks,
         "dms:DescribeReplicationTasks": ceil(tasks / TASK_PAGE),

@@ -133,6 +133,32 @@ def github_role(prefix: str, kind: str, env: str) -> str:
     return f"{prefix}-gh-{kind}-{env}"
 
 
+def cfn_service_role(prefix: str, env: str) -> str:
+    """The role CloudFormation acts with when apply deploys a stack (bootstrap stack; RoleARN of each change set)."""
+    return f"{prefix}-cfn-{env}"
+
+
+def permissions_boundary(prefix: str, env: str) -> str:
+    """The managed policy (bootstrap stack) every role of the base, team and task stacks carries as its boundary."""
+    return f"{prefix}-boundary-{env}"
+
+
+def role_arn(account_id: str, name: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/{name}"
+
+
+def policy_arn(account_id: str, name: str) -> str:
+    return f"arn:aws:iam::{account_id}:policy/{name}"
+
+
+# The account-wide roles DMS itself requires, with these fixed names (DMS User Guide, "Creating the IAM roles
+# to use with AWS DMS"): without dms-vpc-role no subnet group or replication instance can be created.
+DMS_VPC_ROLE = "dms-vpc-role"
+DMS_CLOUDWATCH_LOGS_ROLE = "dms-cloudwatch-logs-role"
+DMS_SERVICE_ROLES = {DMS_VPC_ROLE: "arn:aws:iam::aws:policy/service-role/AmazonDMSVPCManagementRole",
+                     DMS_CLOUDWATCH_LOGS_ROLE: "arn:aws:iam::aws:policy/service-role/AmazonDMSCloudWatchLogsRole"}
+
+
 def subnet_group_id(prefix: str) -> str:
     return f"{prefix}-subnets"
 

@@ -92,6 +92,12 @@ class _Named:
     model: object
 
 
+def permissions_boundary(tree: ConfigTree) -> str:
+    """Every role of the base, team and task stacks carries it (compiler/permissions.py, bootstrap stack)."""
+    return naming.policy_arn(tree.env.account_id, naming.permissions_boundary(tree.base.resource_prefix,
+                                                                              tree.env.name))
+
+
 def base_context(tree: ConfigTree) -> dict:
     prefix = tree.base.resource_prefix
     targets = [{"name": t.name, "profile": t, "logical_id": naming.logical_id("Target", t.name),
@@ -99,7 +105,7 @@ def base_context(tree: ConfigTree) -> dict:
                 "export": naming.target_export(prefix, t.name)} for t in tree.base.targets]
     return {"env": tree.env, "base": tree.base, "targets": targets, "tags": _tags(tree),
             "subnet_group": naming.subnet_group_id(prefix), "state_table": naming.lock_table(prefix),
-            "exports": base_exports(prefix)}
+            "exports": base_exports(prefix), "permissions_boundary": permissions_boundary(tree)}
 
 
 def base_exports(prefix: str) -> dict:
@@ -233,7 +239,7 @@ def workflow_context(tree: ConfigTree, team: Team, task_entries: list[dict], in_
     own_topic = notify and not in_task_stack
     if not machines and not own_topic:
         return {"machines": [], "endpoints": [], "notifications": None}
-    return {"machines": machines, "endpoints": endpoints,
+    return {"machines": machines, "endpoints": endpoints, "permissions_boundary": permissions_boundary(tree),
             "role_policy": _workflow_policy(tree, team, machines, endpoints, topic if notify else None)
             if machines else None,
             "notifications": _notifications(tree, team, task_entries) if own_topic else None}
@@ -312,7 +318,8 @@ def team_context(tree: ConfigTree, team: Team) -> dict:
             "tasks": task_entries, "team_exports": team_exports,
             "workflows": workflow_context(tree, team, task_entries),
             "tags": _tags(tree, **{"dmsctl:team": team.name}), "exports": base_exports(prefix),
-            "secret_arns": sorted({_secret_arn(tree, s) for s in team.sources}), "paused_tables": _paused_tables(own)}
+            "secret_arns": sorted({_secret_arn(tree, s) for s in team.sources}), "paused_tables": _paused_tables(own),
+            "permissions_boundary": permissions_boundary(tree)}
 
 
 def tasks_context(tree: ConfigTree, team: Team, group: str) -> dict:

@@ -88,6 +88,8 @@ class Applier:
         self.run_id = run_id or time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
         self.record = RunRecord(self.run_id, tree.env, owner or default_owner())
         self.state_table = naming.lock_table(tree.resource_prefix)
+        # CloudFormation deploys with the bootstrap stack's service role, never with apply's own credentials.
+        self._cfn_role = naming.role_arn(tree.account_id, naming.cfn_service_role(tree.resource_prefix, tree.env))
         self.lock = Lock(gw, self.state_table, tree.env)
         self._stopped_at: dict[str, float] = {}
         # Set by a signal (the CLI wires it to SIGINT/SIGTERM and to the gateway's sleep).
@@ -296,7 +298,7 @@ class Applier:
 
         if s.action == P.DELETE:
             self.progress.emit("deploy", "deleting stack", stack=s.stack)
-            stack_deploy.delete(self.gw, s.stack, self.timeouts.stack, on_event)
+            stack_deploy.delete(self.gw, s.stack, self.timeouts.stack, on_event, role_arn=self._cfn_role)
             self.progress.emit("deployed", "deleted", stack=s.stack)
             return
         if s.action == P.NONE or s.template_sha256 is None:
@@ -310,7 +312,7 @@ class Applier:
         tags = [{"Key": "dmsctl:managed-by", "Value": "dmsctl"}, {"Key": "dmsctl:environment", "Value": self.tree.env}]
         outcome = stack_deploy.deploy(self.gw, s.stack, arg, tags, self.run_id, self.timeouts.stack, on_event,
                                       max_delay=STOPPED_POLL_MAX if tasks_stopped else 30.0,
-                                      before_execute=self.interrupt.check,
+                                      before_execute=self.interrupt.check, role_arn=self._cfn_role,
                                       must_create=self.lock.held is None and s.action == P.CREATE)
         self.progress.emit("deployed", outcome, stack=s.stack)
 

@@ -88,8 +88,12 @@ class Interrupt:
         return checked
 
 
+APPLY_WIND_DOWN = "starting nothing new, restarting what this run stopped, releasing the lock, then exiting"
+
+
 @contextmanager
-def handling_signals(interrupt: Interrupt, announce: Callable[[str], None]) -> Iterator[Interrupt]:
+def handling_signals(interrupt: Interrupt, announce: Callable[[str], None],
+                     wind_down: str = APPLY_WIND_DOWN) -> Iterator[Interrupt]:
     """Route SIGINT and SIGTERM into `interrupt` while the block runs (main thread only), then restore
     the previous handlers. `announce` tells the person what happens next (once per signal)."""
     if threading.current_thread() is not threading.main_thread():
@@ -101,8 +105,7 @@ def handling_signals(interrupt: Interrupt, announce: Callable[[str], None]) -> I
         interrupt.set(signum)
         name = signal.Signals(signum).name
         if first:
-            announce(f"received {name}: starting nothing new, restarting what this run stopped, releasing the "
-                     "lock, then exiting")
+            announce(f"received {name}: {wind_down}")
         else:
             announce(f"received {name} again: still winding down")
         if interrupt.raise_at_once:

@@ -17,7 +17,7 @@ from dmsctl.compiler.build import CompiledStack, CompiledTree, CompileResult, co
 from dmsctl.compiler.model import ConfigTree
 from dmsctl.compiler.render import task_groups, task_stack_imports
 from dmsctl.deployer import checks as C
-from dmsctl.deployer import handover
+from dmsctl.deployer import handover, prerequisites
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.diff import _tasks_in, diff, exported_resources, exports_of, imports_of, moved_away
 from dmsctl.deployer.gateway import Gateway
@@ -389,7 +389,8 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
               *C.retire_checks(_other_copies(changes, compiled, live, gw), owners, flags),
               *C.s3_checks(nonempty, compiled.datalake_bucket, users),
               *C.target_folder_checks(live.stacks[compiled.base.name].template if compiled.base.name in live.stacks
-                                      else {}, compiled.base.template)]
+                                      else {}, compiled.base.template),
+              *prerequisites.service_role_checks(gw, compiled.account_id, compiled.env)]
     shown = tuple(c for c in changes if c.action != P.NONE or any(t.changed for t in c.tasks))
     plan = P.Plan(env=compiled.env, account_id=compiled.account_id, region=compiled.region, stacks=shown,
                   steps=steps, checks=tuple(sorted(checks, key=lambda c: (not c.blocks, c.code, c.message))),

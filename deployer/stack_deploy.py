@@ -124,11 +124,13 @@ def first_failure(events: list[StackEvent]) -> str:
 
 def deploy(gw: Gateway, stack: str, argument: dict[str, str], tags: list[dict[str, str]], run_id: str, timeout: float,
            on_event: Callable[[StackEvent], None], max_delay: float = 30.0,
-           before_execute: Callable[[], None] | None = None, must_create: bool = False) -> str:
+           before_execute: Callable[[], None] | None = None, must_create: bool = False,
+           role_arn: str | None = None) -> str:
     """Create and execute a change set; returns "created", "updated" or "unchanged". `max_delay` caps the
     polling interval (lower while the stack's tasks are stopped: a late look lengthens their stop).
     `before_execute` runs right before the change set is executed and may raise to stop there (apply's
-    interruption check: a change set not yet executed is left unexecuted).
+    interruption check: a change set not yet executed is left unexecuted). `role_arn`: the role CloudFormation
+    deploys with (the bootstrap stack's service role).
 
     `must_create`: the plan found no such stack and no lock guards this deploy (a first deploy, before the
     state table exists): if the stack exists now, another run created it since the plan, and this one
@@ -145,7 +147,7 @@ def deploy(gw: Gateway, stack: str, argument: dict[str, str], tags: list[dict[st
     tail = EventTail(gw, stack) if status is not None else None
     arn: str = gw.call("cloudformation", "create_change_set", resource=f"stack {stack}", StackName=stack,
                   ChangeSetName=name, ChangeSetType=change_type, Capabilities=CAPABILITIES, Tags=tags,
-                  **argument)["Id"]
+                  **argument, **({"RoleARN": role_arn} if role_arn else {}))["Id"]
     cs = gw.poll(lambda: gw.call("cloudformation", "describe_change_set", resource=f"stack {stack}",
                                  ChangeSetName=arn, StackName=stack),
                  lambda r: r["Status"] in ("CREATE_COMPLETE", "FAILED"), what=f"change set for {stack}",
@@ -192,9 +194,11 @@ def wait_stack(gw: Gateway, stack: str, tail: EventTail, timeout: float,
                    first_delay=2, max_delay=max_delay)
 
 
-def delete(gw: Gateway, stack: str, timeout: float, on_event: Callable[[StackEvent], None]) -> None:
+def delete(gw: Gateway, stack: str, timeout: float, on_event: Callable[[StackEvent], None],
+           role_arn: str | None = None) -> None:
     tail = EventTail(gw, stack)
-    gw.call("cloudformation", "delete_stack", resource=f"stack {stack}", StackName=stack)
+    gw.call("cloudformation", "delete_stack", resource=f"stack {stack}", StackName=stack,
+            **({"RoleARN": role_arn} if role_arn else {}))
     final = wait_stack(gw, stack, tail, timeout, on_event)
     if final != "DELETE_COMPLETE":
         for e in tail.new():

@@ -45,8 +45,12 @@ def sandbox() -> Iterator[Sandbox]:
     os.environ["MOTO_ACCOUNT_ID"] = DEFAULT_ACCOUNT_ID
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws(config=moto_patch.MOTO_CONFIG):
+        from .account import prepare_account
+
         world = new_world(SimClock())
-        yield Sandbox(world, region=DEFAULT_REGION, account_id=DEFAULT_ACCOUNT_ID)
+        sb = Sandbox(world, region=DEFAULT_REGION, account_id=DEFAULT_ACCOUNT_ID)
+        prepare_account(sb)
+        yield sb
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

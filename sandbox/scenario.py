@@ -3,6 +3,7 @@
 ```yaml
 account_id: "123456789012"          # optional (default 123456789012)
 region: eu-west-1                   # optional
+account: {dms_service_roles: true}  # optional: false = no dms-vpc-role / dms-cloudwatch-logs-role (sandbox/account.py)
 clock: "2024-03-01T00:00:00Z"       # optional start of simulated time
 config: {full_load_rows_per_second: 100}      # optional SimConfig overrides
 s3:                                  # objects already in the data lake
@@ -33,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from .account import prepare_account
 from .sandbox import ensure_bucket
 
 TEMPLATE_BUCKET = "dmsctl-sandbox-templates"
@@ -169,6 +171,7 @@ def load_scenario(sandbox: Any, scenario: str | Path | dict[str, Any]) -> None:
         os.environ["MOTO_ACCOUNT_ID"] = sandbox.account_id
     if "region" in doc:
         sandbox.region = doc["region"]
+    prepare_account(sandbox, bool((doc.get("account") or {}).get("dms_service_roles", True)))
     if doc.get("config"):
         sandbox.configure(**doc["config"])
     if doc.get("clock"):

@@ -42,6 +42,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import moto_patch
 from . import world as world_mod
+from .account import prepare_account
 from .clock import SimClock
 from .sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Sandbox, new_world, parse_when
 
@@ -130,6 +131,7 @@ def reset_account(sb: Sandbox, clock_factor: float | None) -> None:
 
     moto_api_backend.reset()
     sb.world = new_world(SimClock(factor=clock_factor))
+    prepare_account(sb)
 
 
 @dataclass
@@ -167,6 +169,7 @@ def start_server(host: str = "127.0.0.1", port: int = 0, scenario: Path | None =
     sandbox.endpoint_url = url
     thread = threading.Thread(target=server.serve_forever, name="dms-sandbox", daemon=True)
     thread.start()
+    prepare_account(sandbox)
     if scenario is not None:
         sandbox.load_scenario(scenario)
     assert world_mod.current() is world or scenario is not None

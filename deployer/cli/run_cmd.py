@@ -12,6 +12,7 @@ from dmsctl.deployer import runs
 from dmsctl.deployer.cli.aws_options import aws_options, compiled, gateway
 from dmsctl.deployer.cli.context import config_dir, env_option, no_color_option, use_color
 from dmsctl.deployer.errors import DmsctlError
+from dmsctl.deployer.interrupt import Interrupt, Interrupted, handling_signals
 from dmsctl.deployer.progress import NullSink, PlainSink, Progress, RichSink
 
 
@@ -42,6 +43,9 @@ def _table(headers: list[str], rows: list[list[str]], right: Collection[int] = (
 
 
 # -- dmsctl run -------------------------------------------------------------------------------------------
+RUN_WIND_DOWN = "stopping the wait; a task already started keeps running, nothing new is started"
+
+
 @click.command("run")
 @_options
 @click.option("--at", "at", default=None, metavar="TIME",
@@ -66,16 +70,27 @@ def run(ctx, ref, env, at, timeout, fmt, no_color, endpoint_url, profile, max_at
     color = use_color(no_color)
     sink = NullSink() if fmt == "json" else (RichSink() if color else PlainSink(echo=click.echo))
     progress = Progress(sink=sink)
+    interrupt = Interrupt()
+    gw.sleep = interrupt.wrap(gw.sleep)  # SIGINT / SIGTERM end the wait at once
     outcome: runs.RunResult | None = None
     error: DmsctlError | None = None
     try:
-        outcome = runs.run_task(gw, target, when, progress, runs.RunTimeouts(task=timeout))
+        with handling_signals(interrupt, lambda message: click.echo(message, err=True), RUN_WIND_DOWN):
+            outcome = runs.run_task(gw, target, when, progress, runs.RunTimeouts(task=timeout))
     except runs.RunFailed as exc:
         outcome, error = exc.result, exc
     except DmsctlError as exc:
         error = exc
     finally:
         progress.close()
+    if interrupt.is_set and interrupt.signum is not None:
+        started = any(e.kind == "start" for e in progress.events)
+        error = Interrupted(interrupt.signum)
+        error.args = (f"run of {target.task_id} interrupted by {error}: " + (
+            "the task was started and keeps running (DMS finishes the load or window); this run's result, and "
+            "for an incremental run its checkpoint, are not recorded: the next run starts from the last "
+            "recorded checkpoint (changes may be written twice, never skipped)" if started else
+            "the task was not started; nothing was changed"),)
     if fmt == "json":
         click.echo(json.dumps({"run": outcome.as_dict() if outcome else None, "error": str(error) if error else "",
                                "events": [e.__dict__ for e in progress.events]}, indent=2, sort_keys=True))

@@ -19,6 +19,7 @@ from .errors import (
 )
 from .mappings import TableRef
 from .positions import start_time_position
+from .prerequisites import require_vpc_role
 from .resources import (
     ENDPOINT_SCALAR_KEYS,
     ENDPOINT_SETTINGS_KEYS,
@@ -119,6 +120,7 @@ class DmsBackend:
 
     # --- replication instances --------------------------------------------------------------
     def create_replication_instance(self, p: dict[str, Any]) -> dict[str, Any]:
+        require_vpc_role(self.account_id, self.region)
         identifier = p["ReplicationInstanceIdentifier"].lower()
         if any(i.identifier == identifier for i in self.instances.values()):
             raise ResourceAlreadyExistsFault(f"Replication instance {identifier} already exists")
@@ -245,6 +247,7 @@ class DmsBackend:
 
     # --- subnet groups ---------------------------------------------------------------------------------
     def create_replication_subnet_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        require_vpc_role(self.account_id, self.region)
         identifier = p["ReplicationSubnetGroupIdentifier"]
         if identifier in self.subnet_groups:
             raise ResourceAlreadyExistsFault(f"Replication subnet group {identifier} already exists")

@@ -1,4 +1,7 @@
-"""The bootstrap stack: cfn-lint clean, a plan role that can only read, trusts that name this repository."""
+"""The bootstrap stack: cfn-lint clean, a plan role that can only read, trusts that name this repository, a
+deploy role that can only hand stacks to CloudFormation's role, no role that can shed or skip the permissions
+boundary (conditions evaluated: tests/gitops/policy.py), and the DMS service roles only where the account
+lacks them."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from dmsctl.compiler.bootstrap import bootstrap_body, render_bootstrap
 from dmsctl.compiler.build import compile_tree
 from dmsctl.compiler.lint import Linter
 from dmsctl.deployer.cli import cli
+from tests.gitops.policy import allowed
 from tests.helpers import EXAMPLES, MINIMAL_BASE, write_tree
 
 ENVS = ("staging", "prod")
@@ -81,7 +85,8 @@ def test_deploy_role_can_apply_but_not_touch_the_bootstrap(env):
         if s["Effect"] == "Allow" and any(a.startswith(("cloudformation:", "iam:")) for a in writes):
             assert not any(fnmatch.fnmatchcase(arn, r) for r in resources for arn in (bootstrap, own_role)), s
     (pass_role,) = [s for s in statements if "iam:PassRole" in s["Action"]]
-    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "dms.amazonaws.com"}}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+    assert pass_role["Resource"] == naming.role_arn(account, naming.cfn_service_role(prefix, env))
     s3_put = [s for s in statements if "s3:PutObject" in s["Action"]]
     assert [s["Resource"] for s in s3_put] == [f"arn:aws:s3:::{cfg.env.artifacts_bucket}/_dmsctl/*"]
 
@@ -91,10 +96,12 @@ def test_plan_never_sees_the_bootstrap_stack_as_its_own():
 
 
 def test_command_prints_the_template_and_needs_the_repository(tmp_path):
-    printed = CliRunner().invoke(cli, ["--config-dir", str(EXAMPLES), "bootstrap-template", "--env", "prod"])
+    printed = CliRunner().invoke(cli, ["--config-dir", str(EXAMPLES), "bootstrap-template", "--env", "prod",
+                                       "--dms-service-roles", "create"])
     assert printed.exit_code == 0 and json.loads(printed.output) == render_bootstrap(config("prod"))
     configs = write_tree(tmp_path)  # MINIMAL_BASE has no github section
-    missing = CliRunner().invoke(cli, ["--config-dir", str(configs), "bootstrap-template"])
+    missing = CliRunner().invoke(cli, ["--config-dir", str(configs), "bootstrap-template", "--dms-service-roles",
+                                       "detect"])
     assert missing.exit_code == 1 and "no github.repository" in missing.output
 
 
@@ -103,3 +110,112 @@ def test_schema_checks_the_repository(tmp_path):
     base["github"] = {"repository": "acme/dms config"}
     diags = compile_tree(write_tree(tmp_path, base=base), "staging").diagnostics
     assert [d.code for d in diags if d.is_error] == ["E104"]
+
+
+CI_AND_SERVICE_ROLES = ("PlanRole", "DeployRole", "CloudFormationRole")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_no_role_may_shed_skip_or_edit_the_boundary(env):
+    cfg = config(env)
+    template = render_bootstrap(cfg)
+    prefix, account = cfg.base.resource_prefix, cfg.env.account_id
+    boundary = template["Resources"]["PermissionsBoundary"]["Properties"]
+    boundary_arn = naming.policy_arn(account, naming.permissions_boundary(prefix, env))
+    assert boundary["ManagedPolicyName"] == naming.permissions_boundary(prefix, env)
+    stack_role = naming.role_arn(account, f"{naming.team_stack(prefix, 'food')}-WorkflowRole-AbC123")
+    for logical_id in CI_AND_SERVICE_ROLES:
+        _, statements = role(template, logical_id)
+        for arn in (stack_role, naming.role_arn(account, naming.github_role(prefix, "deploy", env))):
+            assert not allowed(statements, "iam:DeleteRolePermissionsBoundary", arn,
+                               {"iam:PermissionsBoundary": boundary_arn}), logical_id
+            for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy",
+                           "iam:PutRolePermissionsBoundary"):
+                assert not allowed(statements, action, arn, {}), (logical_id, action, "without a boundary")
+                assert not allowed(statements, action, arn, {"iam:PermissionsBoundary": "arn:aws:iam::"
+                                   f"{account}:policy/other"}), (logical_id, action, "with another boundary")
+        for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
+            assert not allowed(statements, action, boundary_arn), (logical_id, action)
+    _, service = role(template, "CloudFormationRole")
+    assert allowed(service, "iam:CreateRole", stack_role, {"iam:PermissionsBoundary": boundary_arn})
+    assert not allowed(service, "iam:CreateRole", naming.role_arn(account, naming.cfn_service_role(prefix, env)),
+                       {"iam:PermissionsBoundary": boundary_arn}), "never its own or the CI roles"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_deploy_role_acts_on_resources_only_through_cloudformation(env):
+    cfg = config(env)
+    template = render_bootstrap(cfg)
+    _, statements = role(template, "DeployRole")
+    account, region, prefix = cfg.env.account_id, cfg.env.region, cfg.base.resource_prefix
+    dms = f"arn:aws:dms:{region}:{account}:rep:ABC"
+    for action, arn in (("dms:CreateReplicationInstance", dms), ("dms:DeleteReplicationTask", dms),
+                        ("states:CreateStateMachine", f"arn:aws:states:{region}:{account}:stateMachine:{prefix}-x"),
+                        ("sns:CreateTopic", f"arn:aws:sns:{region}:{account}:{prefix}-x"),
+                        ("iam:CreateRole", naming.role_arn(account, f"{prefix}-base-X"))):
+        assert not allowed(statements, action, arn, {}), action
+    service_role = naming.role_arn(account, naming.cfn_service_role(prefix, env))
+    assert allowed(statements, "iam:PassRole", service_role, {"iam:PassedToService": "cloudformation.amazonaws.com"})
+    assert not allowed(statements, "iam:PassRole", service_role, {"iam:PassedToService": "dms.amazonaws.com"})
+    assert not allowed(statements, "iam:PassRole", naming.role_arn(account, f"{prefix}-base-X"),
+                       {"iam:PassedToService": "cloudformation.amazonaws.com"})
+    for needed in ("dms:TestConnection", "dms:StartReplicationTask"):
+        assert allowed(statements, needed, dms), needed
+    trust, _ = role(template, "CloudFormationRole")
+    assert trust == {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
+                     "Action": "sts:AssumeRole"}
+    outputs = template["Outputs"]["CloudFormationRoleArn"]["Value"]
+    assert outputs == {"Fn::GetAtt": ["CloudFormationRole", "Arn"]}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_plan_role_reads_the_dms_service_roles(env):
+    cfg = config(env)
+    _, statements = role(render_bootstrap(cfg), "PlanRole")
+    for name in ("dms-vpc-role", "dms-cloudwatch-logs-role"):
+        assert allowed(statements, "iam:GetRole", naming.role_arn(cfg.env.account_id, name))
+    assert not allowed(statements, "iam:GetRole", naming.role_arn(cfg.env.account_id, "admin"))
+
+
+def test_dms_service_roles_are_created_only_when_absent():
+    cfg = config("staging")
+    template = render_bootstrap(cfg, {"dms-vpc-role": False})
+    params, resources = template["Parameters"], template["Resources"]
+    assert params["CreateDmsVpcRole"]["Default"] == "false"
+    assert params["CreateDmsCloudWatchLogsRole"]["Default"] == "true"
+    for logical_id, name, policy in (("DmsVpcRole", "dms-vpc-role", "AmazonDMSVPCManagementRole"),
+                                     ("DmsCloudWatchLogsRole", "dms-cloudwatch-logs-role",
+                                      "AmazonDMSCloudWatchLogsRole")):
+        r = resources[logical_id]
+        assert r["Condition"] == f"Create{logical_id}" and r["DeletionPolicy"] == "Retain"
+        assert r["Properties"]["RoleName"] == name
+        assert r["Properties"]["ManagedPolicyArns"] == [f"arn:aws:iam::aws:policy/service-role/{policy}"]
+        assert template["Conditions"][f"Create{logical_id}"] == {
+            "Fn::Equals": [{"Ref": f"Create{logical_id}"}, "true"]}
+    assert Linter().findings(bootstrap_body(cfg, {"dms-vpc-role": False}), cfg.env.region) == []
+
+
+def test_command_detects_the_dms_service_roles(sandbox_server):
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_PROFILE": None}
+    args = ["--config-dir", str(EXAMPLES), "bootstrap-template", "--env", "staging", "--endpoint-url",
+            sandbox_server.endpoint_url]
+    present = CliRunner().invoke(cli, args, env=env)
+    assert present.exit_code == 0, present.output
+    params = json.loads(present.stdout)["Parameters"]
+    assert (params["CreateDmsVpcRole"]["Default"], params["CreateDmsCloudWatchLogsRole"]["Default"]) == (
+        "false", "false")
+    assert "dms-vpc-role: present" in present.stderr
+    sandbox_server.load_scenario({"account": {"dms_service_roles": False}})
+    absent = json.loads(CliRunner().invoke(cli, args, env=env).stdout)["Parameters"]
+    assert absent["CreateDmsVpcRole"]["Default"] == "true"
+
+
+def test_command_without_credentials_asks_for_the_flag(monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = CliRunner().invoke(cli, ["--config-dir", str(EXAMPLES), "bootstrap-template", "--env", "staging"])
+    assert result.exit_code == 1
+    assert "--dms-service-roles create" in result.output and "no AWS credentials" in result.output

@@ -27,8 +27,9 @@ def expected_reads(*, stacks_changed: int, tasks: int, tasks_stopped: int, new_p
     """The planner's read budget (deployer/live.py): identity, one page of stacks (< 100 of them), the
     deployed template of each changed stack only, tasks in pages of 100 (an empty answer is one page too),
     then per stopped task one page
-    of table statistics (< 500 tables) and one ListObjectsV2 per prefix a table starts loading into."""
-    expected = Counter({"sts:GetCallerIdentity": 1, "cloudformation:DescribeStacks": 1,
+    of table statistics (< 500 tables) and one ListObjectsV2 per prefix a table starts loading into; one GetRole
+    per DMS service role (P123, deployer/prerequisites.py)."""
+    expected = Counter({"sts:GetCallerIdentity": 1, "cloudformation:DescribeStacks": 1, "iam:GetRole": 2,
                         "cloudformation:GetTemplate": stacks_changed,
                         "dms:DescribeReplicationTasks": max(1, math.ceil(tasks / 100)),
                         "dms:DescribeTableStatistics": tasks_stopped, "s3:ListObjectsV2": new_prefixes})
