@@ -42,7 +42,7 @@ def lower_bound(
     the template of each changed stack, the table statistics of each task it stops (to never
     interrupt a full load), one S3 listing per new prefix (to never write into a non-empty one),
     the account id (to never plan against the wrong account) and the two DMS service roles DMS requires
-    (P119)."""
+    (P123)."""
     bound = {
         "sts:GetCallerIdentity": 1,
         "iam:GetRole": 2,

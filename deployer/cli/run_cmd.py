@@ -86,7 +86,7 @@ def run(ctx, ref, env, at, timeout, fmt, no_color, endpoint_url, profile, max_at
     if interrupt.is_set and interrupt.signum is not None:
         started = any(e.kind == "start" for e in progress.events)
         error = Interrupted(interrupt.signum)
-        error.args = (f"run of {target.task_id} interrupted by {error}: " + (
+        error.args = (f"run of {target.task_id} {error}: " + (
             "the task was started and keeps running (DMS finishes the load or window); this run's result, and "
             "for an incremental run its checkpoint, are not recorded: the next run starts from the last "
             "recorded checkpoint (changes may be written twice, never skipped)" if started else

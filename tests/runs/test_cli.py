@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+
+import pytest
 
 from dmsctl.deployer.lock import Lock
 from dmsctl.deployer.runs import state
 from dmsctl.deployer.runs.model import TableCount
 from tests.runs.conftest import BUCKET
+
+EXPORT = "dmsctl-shop-orders-export"
 
 
 def test_run_export_prints_progress_and_the_folder(dmsctl, world):
@@ -127,3 +133,28 @@ def test_metrics_output(dmsctl, world):
     assert [(r["run"], r["totals"]["inserts"]) for r in doc["runs"]] == [("r2", 7), ("r1", 8)]
     assert doc["runs"][0]["tables"][1] == {"schema": "shop", "table": "refunds", "inserts": 0, "updates": 4,
                                            "deletes": 2, "full_load_rows": 0}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_ends_the_wait_at_once_and_says_the_task_keeps_running(dmsctl, world, monkeypatch, signum):
+    """CI cancels a `dmsctl run` (SIGINT, then SIGTERM): the wait ends, the started task keeps running
+    (DMS finishes the load), the exit code is 128 + signal, and the message says what was not recorded."""
+    clock = world.sandbox.clock
+    real_sleep = clock.sleep
+    started = []
+
+    def sleep(seconds: float) -> None:  # the first wait after the task was started gets the signal
+        if world.task("orders-export")["Status"] in ("starting", "running") and not started:
+            started.append(True)
+            os.kill(os.getpid(), signum)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(clock, "sleep", sleep)
+    result = dmsctl("run", "shop/orders-export", "--at", "2024-01-02T02:00:00Z")
+    assert result.exit_code == 128 + signum, result.output
+    name = signal.Signals(signum).name
+    assert f"received {name}: stopping the wait" in result.stderr
+    assert (f"run of {EXPORT} interrupted by {name}: the task was started and keeps running (DMS finishes the "
+            "load or window)") in result.stderr
+    assert "Traceback" not in result.output
+    assert world.task("orders-export")["Status"] in ("starting", "running")  # not stopped by the cancel
