@@ -378,7 +378,7 @@ class DmsBackend:
             r for r in task.tables.values()
             if ("schema-name" not in filters or r.ref.schema in filters["schema-name"])
             and ("table-name" not in filters or r.ref.table in filters["table-name"])
-            and ("table-state" not in filters or r.state in filters["table-state"])
+            and ("table-state" not in filters or r.shown_state in filters["table-state"])
         ]
         page, marker = paginate(runs, p, 500)
         now, rate = self.now(), self.world.config.full_load_rows_per_second

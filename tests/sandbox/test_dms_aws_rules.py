@@ -1,0 +1,124 @@
+"""DMS rules the sandbox enforces as AWS does, each with AWS's error code (and wording, where AWS has one).
+
+Sources (docs/ASSUMPTIONS.md "Documented rules -> source"): DMS API StartReplicationTask
+(start-replication is for a task's first run), DMS User Guide "Modifying a task" (the migration type
+cannot change), "Reloading tables during a task" (running task, full-load tasks, up to 10 tables, no
+duplicates, "Table is being reloaded"). Error codes and wording AWS does not document: A1, A32-A34.
+"""
+
+from __future__ import annotations
+
+import botocore.exceptions
+import pytest
+
+from . import helpers as h
+from . import templates as t
+
+TASK = "team-a-app"
+
+
+def _error(exc_info) -> tuple[str, str]:
+    error = exc_info.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def _deploy(sb, migration_type: str, *tables: str) -> str:
+    assert h.create_stack(sb, "dmsctl-base", t.body(t.base_template())) == "CREATE_COMPLETE"
+    team = t.team_template({TASK: t.mappings(*(tables or ("app.users", "app.orders")))}, migration_type)
+    assert h.create_stack(sb, "dmsctl-team-a", t.body(team)) == "CREATE_COMPLETE"
+    return h.task(sb, TASK)["ReplicationTaskArn"]
+
+
+def _run_once(sb) -> None:
+    h.start(sb, TASK)
+    h.wait_status(sb, TASK, "running")
+    h.stop(sb, TASK)
+    h.wait_status(sb, TASK, "stopped")
+
+
+# --- 1. start-replication after a first run (A1) -------------------------------------------------
+
+@pytest.mark.parametrize("migration_type", ["full-load", "full-load-and-cdc"])
+def test_start_replication_after_a_first_run_is_refused(sandbox, migration_type):
+    _deploy(sandbox, migration_type)
+    _run_once(sandbox)
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        h.start(sandbox, TASK, "start-replication")
+    assert _error(err) == ("InvalidParameterCombinationException",
+                           "Start Type : START_REPLICATION, valid only for tasks running for the first time")
+    assert h.start(sandbox, TASK, "resume-processing")["Status"] == "starting"
+
+
+def test_a_cdc_task_may_be_started_again_with_start_replication(sandbox):
+    _deploy(sandbox, "cdc")
+    _run_once(sandbox)
+    assert h.start(sandbox, TASK, "start-replication")["Status"] == "starting"
+
+
+# --- 2. the migration type cannot change; ReloadTables rules (A32, A33, A34) ------------------------
+
+def test_modify_cannot_change_the_migration_type(sandbox):
+    arn = _deploy(sandbox, "full-load-and-cdc")
+    dms = sandbox.client("dms")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        dms.modify_replication_task(ReplicationTaskArn=arn, MigrationType="cdc")
+    code, message = _error(err)
+    assert code == "InvalidParameterValueException" and "You can't change the migration type of a task" in message
+    assert h.task(sandbox, TASK)["MigrationType"] == "full-load-and-cdc"
+    dms.modify_replication_task(ReplicationTaskArn=arn, MigrationType="full-load-and-cdc")  # unchanged: fine
+
+
+def _reload(sb, arn: str, *tables: str) -> None:
+    refs = [{"SchemaName": q.split(".")[0], "TableName": q.split(".")[1]} for q in tables]
+    sb.client("dms").reload_tables(ReplicationTaskArn=arn, TablesToReload=refs)
+
+
+def test_reload_tables_needs_a_running_task(sandbox):
+    arn = _deploy(sandbox, "full-load-and-cdc")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        _reload(sandbox, arn, "app.users")
+    assert _error(err)[0] == "InvalidResourceStateFault"
+
+
+def test_reload_tables_is_for_full_load_tasks_only(sandbox):
+    arn = _deploy(sandbox, "cdc")
+    h.start(sandbox, TASK)
+    h.wait_status(sandbox, TASK, "running")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        _reload(sandbox, arn, "app.users")
+    code, message = _error(err)
+    assert code == "InvalidParameterValueException" and "full-load or full-load-and-cdc" in message
+
+
+def test_reload_tables_takes_at_most_ten_tables_and_no_duplicates(sandbox):
+    tables = [f"app.t{i}" for i in range(11)]
+    arn = _deploy(sandbox, "full-load-and-cdc", *tables)
+    h.start(sandbox, TASK)
+    h.wait_status(sandbox, TASK, "running")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        _reload(sandbox, arn, *tables)
+    code, message = _error(err)
+    assert code == "InvalidParameterValueException" and "up to 10 tables" in message
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        _reload(sandbox, arn, "app.t1", "app.t1")
+    code, message = _error(err)
+    assert code == "InvalidParameterValueException" and "Duplicate tables aren't allowed: app.t1" in message
+    _reload(sandbox, arn, *tables[:10])
+
+
+def test_a_reloading_table_is_being_reloaded_until_its_load_completes(sandbox):
+    arn = _deploy(sandbox, "full-load-and-cdc")
+    sandbox.set_table_size(TASK, "app", "users", 5000)  # 100 s at 50 rows/s
+    h.start(sandbox, TASK)
+    h.wait_status(sandbox, TASK, "running")
+    sandbox.clock.advance(300)
+    _reload(sandbox, arn, "app.users")
+    sandbox.clock.advance(50)
+    stats = h.table_stats(sandbox, TASK)
+    assert stats["app.users"]["TableState"] == "Table is being reloaded"
+    assert stats["app.orders"]["TableState"] == "Table completed"
+    filtered = h.table_stats(sandbox, TASK, Filters=[{"Name": "table-state", "Values": ["Table is being reloaded"]}])
+    assert list(filtered) == ["app.users"]
+    sandbox.clock.advance(60)
+    assert h.table_stats(sandbox, TASK)["app.users"]["TableState"] == "Table completed"
+    assert h.table_stats(sandbox, TASK)["app.users"]["FullLoadReloaded"] is True
