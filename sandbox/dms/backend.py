@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    InvalidParameterCombinationException,
     InvalidParameterValueException,
     InvalidResourceStateFault,
     ResourceAlreadyExistsFault,
@@ -27,6 +28,9 @@ from .resources import (
     EventSubscription,
     ReplicationInstance,
     SubnetGroup,
+    clear_text,
+    drop_clear_text,
+    uses_secret,
 )
 from .task import ReplicationTask
 
@@ -58,6 +62,19 @@ def _start_position(p: dict[str, Any]) -> str | None:
             raise InvalidParameterValueException("Specify either CdcStartPosition or CdcStartTime")
         position = start_time_position(p["CdcStartTime"])
     return position
+
+
+def _check_credentials(p: dict[str, Any], subject: str = "this request also gives") -> None:
+    """A secret is used instead of clear-text ServerName / Port / Username / Password: not both (A35)."""
+    given = clear_text(p)
+    if uses_secret(p) and given:
+        raise InvalidParameterCombinationException(
+            "Specify either SecretsManagerSecretId (with SecretsManagerAccessRoleArn) or clear-text values for "
+            f"ServerName, Port, Username and Password, not both; {subject} {', '.join(given)}"
+        )
+
+
+_IN_USE = ("running", "starting", "stopping")  # a task in these states reads its endpoints (A36)
 
 
 def _filter_values(params: dict[str, Any]) -> dict[str, list[str]]:
@@ -166,6 +183,7 @@ class DmsBackend:
             raise ResourceAlreadyExistsFault(f"Endpoint {identifier} already exists")
         if p.get("EndpointType") not in ("source", "target", "SOURCE", "TARGET"):
             raise InvalidParameterValueException("EndpointType must be source or target")
+        _check_credentials(p)
         arn = self.arn("endpoint", p.get("ResourceIdentifier") or _resource_id())
         props = {k: p[k] for k in ENDPOINT_SCALAR_KEYS + ENDPOINT_SETTINGS_KEYS if p.get(k) is not None}
         endpoint = Endpoint(arn, identifier, p["EndpointType"].lower(), p["EngineName"], props)
@@ -177,18 +195,30 @@ class DmsBackend:
 
     def modify_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
         endpoint = self._endpoint(p["EndpointArn"])
+        self.sync()
+        busy = sorted(t.identifier for t in self.tasks.values() if t.status in _IN_USE
+                      and endpoint.arn in (t.source_endpoint_arn, t.target_endpoint_arn))
+        if busy:  # A36
+            raise InvalidResourceStateFault(
+                f"Endpoint {endpoint.identifier} is used by replication task(s) {', '.join(busy)} that are running; "
+                "stop them before modifying the endpoint"
+            )
+        _check_credentials(p)
+        props = dict(endpoint.properties)
         for key in ENDPOINT_SCALAR_KEYS + ENDPOINT_SETTINGS_KEYS:
             if key in p and p[key] is not None:
-                if key == "EndpointIdentifier":
-                    endpoint.identifier = p[key]
-                elif key == "EngineName":
-                    endpoint.engine_name = p[key]
                 if key in ENDPOINT_SETTINGS_KEYS and not p.get("ExactSettings"):  # merged unless ExactSettings
-                    endpoint.properties[key] = {**(endpoint.properties.get(key) or {}), **p[key]}
+                    props[key] = {**(props.get(key) or {}), **p[key]}
                 else:
-                    endpoint.properties[key] = p[key]
+                    props[key] = p[key]
         if "Password" in p:
-            endpoint.properties["Password"] = p["Password"]
+            props["Password"] = p["Password"]
+        if uses_secret(p):  # the secret is used instead of the clear-text values stored before (A35)
+            drop_clear_text(props)
+        _check_credentials(props, "the endpoint uses a secret and would also have")
+        endpoint.properties = props
+        endpoint.identifier = p.get("EndpointIdentifier") or endpoint.identifier
+        endpoint.engine_name = p.get("EngineName") or endpoint.engine_name
         instances = {c.instance.arn: c.instance for c in self.connections.values() if c.endpoint is endpoint}
         for task in self.tasks.values():
             if endpoint.arn in (task.source_endpoint_arn, task.target_endpoint_arn):

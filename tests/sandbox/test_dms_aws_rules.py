@@ -122,3 +122,66 @@ def test_a_reloading_table_is_being_reloaded_until_its_load_completes(sandbox):
     sandbox.clock.advance(60)
     assert h.table_stats(sandbox, TASK)["app.users"]["TableState"] == "Table completed"
     assert h.table_stats(sandbox, TASK)["app.users"]["FullLoadReloaded"] is True
+
+
+# --- 3. endpoints with a Secrets Manager secret (A35); endpoints of running tasks (A36) -------------
+
+SECRET = {"SecretsManagerSecretId": "team-a-db", "SecretsManagerAccessRoleArn": "arn:aws:iam::123456789012:role/r"}
+
+
+@pytest.mark.parametrize("clear_text", [
+    {"ServerName": "db.internal"}, {"Port": 5432}, {"Username": "dms", "Password": "pw"},
+    {"PostgreSQLSettings": SECRET | {"ServerName": "db.internal"}},
+])
+def test_create_endpoint_refuses_a_secret_with_clear_text_values(sandbox, clear_text):
+    params = {"EndpointIdentifier": "src", "EndpointType": "source", "EngineName": "postgres",
+              "DatabaseName": "app", "PostgreSQLSettings": SECRET} | clear_text
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        sandbox.client("dms").create_endpoint(**params)
+    code, message = _error(err)
+    assert code == "InvalidParameterCombinationException" and "not both" in message
+    assert sandbox.client("dms").describe_endpoints()["Endpoints"] == []
+
+
+def test_modify_endpoint_refuses_a_secret_with_clear_text_values(sandbox):
+    dms = sandbox.client("dms")
+    arn = dms.create_endpoint(EndpointIdentifier="src", EndpointType="source", EngineName="postgres",
+                              DatabaseName="app", PostgreSQLSettings=SECRET)["Endpoint"]["EndpointArn"]
+    for change in ({"ServerName": "db.internal"}, {"PostgreSQLSettings": SECRET | {"Port": 5432}}):
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            dms.modify_endpoint(EndpointArn=arn, **change)
+        assert _error(err)[0] == "InvalidParameterCombinationException"
+    clear = dms.create_endpoint(EndpointIdentifier="clear", EndpointType="source", EngineName="postgres",
+                                ServerName="db.internal", Port=5432, Username="dms", Password="pw",
+                                DatabaseName="app")["Endpoint"]["EndpointArn"]
+    moved = dms.modify_endpoint(EndpointArn=clear, PostgreSQLSettings=SECRET)["Endpoint"]  # the secret replaces them
+    assert "ServerName" not in moved and "Port" not in moved and moved["DatabaseName"] == "app"
+
+
+def test_modify_endpoint_of_a_running_task_is_refused(sandbox):
+    _deploy(sandbox, "full-load-and-cdc")
+    task = h.task(sandbox, TASK)
+    h.start(sandbox, TASK)
+    h.wait_status(sandbox, TASK, "running")
+    dms = sandbox.client("dms")
+    for arn in (task["SourceEndpointArn"], task["TargetEndpointArn"]):
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            dms.modify_endpoint(EndpointArn=arn, SslMode="require")
+        code, message = _error(err)
+        assert code == "InvalidResourceStateFault" and f"used by replication task(s) {TASK}" in message
+    h.stop(sandbox, TASK)
+    h.wait_status(sandbox, TASK, "stopped")
+    assert dms.modify_endpoint(EndpointArn=task["SourceEndpointArn"], SslMode="require")["Endpoint"]["SslMode"] == \
+        "require"
+
+
+def test_a_stack_update_of_an_endpoint_a_running_task_uses_rolls_back(sandbox):
+    _deploy(sandbox, "full-load-and-cdc")
+    h.start(sandbox, TASK)
+    h.wait_status(sandbox, TASK, "running")
+    team = t.team_template({TASK: t.mappings("app.users", "app.orders")})
+    team["Resources"]["SourceEndpoint"]["Properties"]["SslMode"] = "require"
+    assert h.update_stack(sandbox, "dmsctl-team-a", t.body(team)) == "UPDATE_ROLLBACK_COMPLETE"
+    reasons = [e.get("ResourceStatusReason", "") for e in h.events(sandbox, "dmsctl-team-a")
+               if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert any("InvalidResourceStateFault" in r and TASK in r for r in reasons), reasons
