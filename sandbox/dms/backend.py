@@ -20,6 +20,7 @@ from .errors import (
 )
 from .mappings import TableRef
 from .positions import start_time_position
+from .postgres import check_start as check_postgres_start
 from .resources import (
     ENDPOINT_SCALAR_KEYS,
     ENDPOINT_SETTINGS_KEYS,
@@ -313,6 +314,9 @@ class DmsBackend:
         self._instance(p["ReplicationInstanceArn"])
         if p.get("MigrationType") not in ("full-load", "cdc", "full-load-and-cdc"):
             raise InvalidParameterValueException(f"Invalid MigrationType {p.get('MigrationType')}")
+        position = _start_position(p)
+        check_postgres_start(self.world, self.endpoints[p["SourceEndpointArn"]], p,
+                             position if p.get("CdcStartTime") is None else None)  # A37 (the slot: at start)
         now = self.now()
         task = ReplicationTask(
             self,
@@ -326,7 +330,7 @@ class DmsBackend:
             task_settings=p.get("ReplicationTaskSettings"),
             now=now,
             ready_after=0.0 if via_cloudformation else self.world.config.task_create_seconds,  # A8
-            cdc_start_position=_start_position(p),
+            cdc_start_position=position,
             cdc_stop_position=p.get("CdcStopPosition"),
             task_data=p.get("TaskData"),
         )
@@ -340,6 +344,7 @@ class DmsBackend:
         if new_id and new_id != task.identifier and self.task_by_id(new_id):
             raise ResourceAlreadyExistsFault(f"Replication task {new_id} already exists")
         if p.get("CdcStartTime") is not None:
+            check_postgres_start(self.world, self.endpoints.get(task.source_endpoint_arn), p, None)  # A37
             p = {k: v for k, v in p.items() if k != "CdcStartTime"} | {"CdcStartPosition": _start_position(p)}
         task.modify(self.now(), p, via_cloudformation)
         return task.to_dict(self.now())
@@ -355,6 +360,10 @@ class DmsBackend:
                     "the task cannot be started until it completes"
                 )
         cdc_start = _start_position(p)
+        stored = task.cdc_start_position if task.migration_type == "cdc" else None
+        from_position = cdc_start if p.get("CdcStartTime") is None else None
+        if p["StartReplicationTaskType"] == "start-replication":  # A37, A38
+            check_postgres_start(self.world, self.endpoints.get(task.source_endpoint_arn), p, from_position or stored)
         task.start(now, p["StartReplicationTaskType"], cdc_start, p.get("CdcStopPosition"))
         return task.to_dict(now)
 

@@ -185,3 +185,79 @@ def test_a_stack_update_of_an_endpoint_a_running_task_uses_rolls_back(sandbox):
     reasons = [e.get("ResourceStatusReason", "") for e in h.events(sandbox, "dmsctl-team-a")
                if e["ResourceStatus"] == "UPDATE_FAILED"]
     assert any("InvalidResourceStateFault" in r and TASK in r for r in reasons), reasons
+
+
+# --- 4. PostgreSQL sources: no custom CDC start time (A37), native start points need a slot (A38, A39) --
+
+def _postgres_cdc(sb, slot: str | None = None) -> str:
+    assert h.create_stack(sb, "dmsctl-base", t.body(t.base_template())) == "CREATE_COMPLETE"
+    team = t.team_template({TASK: t.mappings("app.users")}, "cdc", engine="postgres")
+    if slot:
+        team["Resources"]["SourceEndpoint"]["Properties"]["PostgreSqlSettings"]["SlotName"] = slot
+    assert h.create_stack(sb, "dmsctl-team-a", t.body(team)) == "CREATE_COMPLETE"
+    return h.task(sb, TASK)["ReplicationTaskArn"]
+
+
+def _checkpoint(sb) -> str:
+    h.start(sb, TASK)
+    h.wait_status(sb, TASK, "running")
+    sb.clock.advance(1200)
+    h.stop(sb, TASK)
+    return h.wait_status(sb, TASK, "stopped")["RecoveryCheckpoint"]
+
+
+@pytest.mark.parametrize("start", [{"CdcStartTime": 1704067200}, {"CdcStartPosition": "2024-01-01T00:00:00"}])
+def test_a_postgres_source_has_no_custom_cdc_start_time(sandbox, start):
+    _postgres_cdc(sandbox)
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        h.start(sandbox, TASK, **start)
+    code, message = _error(err)
+    assert code == "InvalidParameterCombinationException"
+    assert "PostgreSQL as a source doesn't support a custom CDC start time" in message
+    task = h.task(sandbox, TASK)
+    dms = sandbox.client("dms")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        dms.create_replication_task(ReplicationTaskIdentifier="other", MigrationType="cdc",
+                                    SourceEndpointArn=task["SourceEndpointArn"],
+                                    TargetEndpointArn=task["TargetEndpointArn"],
+                                    ReplicationInstanceArn=task["ReplicationInstanceArn"],
+                                    TableMappings=t.mappings("app.users"), **start)
+    assert _error(err)[0] == "InvalidParameterCombinationException"
+    assert h.start(sandbox, TASK)["Status"] == "starting"  # without a position: fine
+
+
+def test_a_native_start_point_on_postgres_needs_the_endpoints_slot(sandbox):
+    _postgres_cdc(sandbox)
+    checkpoint = _checkpoint(sandbox)
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        h.start(sandbox, TASK, CdcStartPosition=checkpoint)
+    code, message = _error(err)
+    assert code == "InvalidParameterCombinationException" and "SlotName" in message
+    assert h.start(sandbox, TASK, "resume-processing")["Status"] == "starting"  # the task's own position: fine
+
+
+def test_the_slot_must_exist_and_outlives_tasks(sandbox):
+    arn = _postgres_cdc(sandbox, slot="team_a_dms")
+    checkpoint = _checkpoint(sandbox)
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        h.start(sandbox, TASK, CdcStartPosition=checkpoint)
+    code, message = _error(err)
+    assert code == "InvalidParameterValueException" and 'Replication slot "team_a_dms"' in message
+    sandbox.create_slot("team-a-source", "team_a_dms")
+    assert sandbox.slots() == {"team-a-source": ["team_a_dms"]}
+    assert h.start(sandbox, TASK, CdcStartPosition=checkpoint)["Status"] == "starting"
+    h.wait_status(sandbox, TASK, "running")
+    h.stop(sandbox, TASK)
+    h.wait_status(sandbox, TASK, "stopped")
+    sandbox.client("dms").delete_replication_task(ReplicationTaskArn=arn)
+    assert sandbox.slots() == {"team-a-source": ["team_a_dms"]}  # slots belong to the database
+    sandbox.drop_slot("team-a-source", "team_a_dms")
+    assert sandbox.slots() == {}
+
+
+def test_slots_through_the_control_api_and_a_scenario(sandbox_server):
+    sandbox_server.load_scenario({"slots": [{"endpoint": "team-a-source", "slot": "a"}]})
+    sandbox_server.create_slot("team-b-source", "b")
+    assert sandbox_server.slots() == {"team-a-source": ["a"], "team-b-source": ["b"]}
+    sandbox_server.drop_slot("team-a-source", "a")
+    assert sandbox_server.slots() == {"team-b-source": ["b"]}
