@@ -54,6 +54,7 @@ class TaskChange:
     table_count: int = 0  # active tables after the change
     restart_reloads_all: bool = False  # replacement: every table of the task loads again
     keeps_checkpoint: bool = False  # replacement of a CDC task: the new task continues from the old one's checkpoint
+    cdc_gap: bool = False  # replacement of a CDC task that cannot continue (PostgreSQL without slot): it starts afresh
 
     @property
     def changed(self) -> bool:
