@@ -66,6 +66,8 @@ class CompiledTask:
     settings: str  # ReplicationTaskSettings JSON as deployed
     schedule: Schedule | None = None  # docs/WORKFLOWS.md; None: continuous or one-time, started by apply
     cdc_start_time: str | None = None  # scheduled cdc tasks: where the first window starts (ISO-8601 UTC)
+    source_engine: str = ""  # the source's engine (postgres sources start CDC differently)
+    slot_name: str | None = None  # postgres sources: the replication slot the source endpoint names
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ def _compiled_tasks(config: ConfigTree, team: Team, payloads: dict | None = None
     """The tasks of one stack: the team stack (`group` None) or one task stack. `payloads`: task name ->
     (mappings, settings) when the template's context already built them."""
     prefix, root = config.base.resource_prefix, config.base.root_prefix
+    sources = {s.name: s for s in team.sources}
     out = []
     for task in team.tasks:
         if task.stack != group:
@@ -163,7 +166,9 @@ def _compiled_tasks(config: ConfigTree, team: Team, payloads: dict | None = None
                                 logical_id=naming.logical_id("Task", task.name), migration_type=task.migration_type,
                                 paused=task.paused, source=task.source, instance=task.instance, target=task.target,
                                 tables=tables, mappings=mappings, settings=settings, schedule=task.schedule,
-                                cdc_start_time=task.cdc_start_time))
+                                cdc_start_time=task.cdc_start_time, source_engine=sources[task.source].engine
+                                if task.source in sources else "", slot_name=sources[task.source].slot_name
+                                if task.source in sources else None))
     return tuple(out)
 
 

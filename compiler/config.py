@@ -177,7 +177,8 @@ def resolve_team(doc: SourceDoc, env: str, known_envs: tuple[str, ...], diags: l
                                        doc.pos(p)))
         sources.append(Source(name=name, engine=s["engine"], server=r.value(s, "server", p, ""), port=port,
                               database=database, secret_id=r.value(s, "secret_id", p, ""),
-                              ssl_mode=s.get("ssl_mode", "require"), pos=doc.key_pos(p)))
+                              ssl_mode=s.get("ssl_mode", "require"), slot_name=r.value(s, "slot_name", p),
+                              pos=doc.key_pos(p)))
     instances = []
     for name, i in sorted(d["instances"].items()):
         p = ("instances", name)

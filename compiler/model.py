@@ -63,6 +63,7 @@ class Source:
     database: str | None
     secret_id: str
     ssl_mode: str
+    slot_name: str | None = None  # postgres sources: PostgreSQLSettings SlotName (a replication slot at the source)
     pos: Position = field(default=NO_POS, compare=False)
 
 

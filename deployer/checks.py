@@ -96,6 +96,11 @@ def task_checks(changes: tuple[P.StackChange, ...], state: LiveState, flags: Fla
                 if t.keeps_checkpoint:
                     outcome = (f"the new CDC task continues from the old task's recovery checkpoint (captured before "
                                f"the old task is removed): none of its {tables} reloads")
+                elif t.cdc_gap:  # PostgreSQL source without slot_name: DMS refuses a start position there
+                    outcome = (f"none of its {tables} reloads, but the new CDC task captures changes only from its "
+                               "start: changes made between the two steps are NOT replicated (a PostgreSQL source "
+                               "continues from a checkpoint only through a replication slot: set the source's "
+                               "slot_name)")
                 else:
                     outcome = (f"every one of its {tables} reloads from scratch (a migration_type: cdc task would "
                                "continue from the old task's checkpoint instead)")

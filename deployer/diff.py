@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from dmsctl.compiler.build import CompiledStack, CompiledTask, CompiledTree
+from dmsctl.deployer import handover
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.live import LiveStack, LiveState, LiveTask
 from dmsctl.deployer.mappings_semantics import live_tables as mapped_tables
@@ -301,15 +302,22 @@ def _checkpoints(changes: tuple[P.StackChange, ...], compiled: CompiledTree,
                  state: LiveState) -> tuple[P.StackChange, ...]:
     """A replaced task that is CDC-only in config and whose old task has run continues from the old
     task's RecoveryCheckpoint (DMS: a cdc task starts at a position with start-replication and
-    CdcStartPosition) instead of reloading every table. Any other replacement reloads everything."""
-    types = {t.identifier: t.migration_type for t in compiled.tasks()}
+    CdcStartPosition) instead of reloading every table, when its source allows a start position (a
+    PostgreSQL source only with a replication slot, `slot_name`); without one the new task captures from
+    its start (`cdc_gap`: the changes between the two steps are not replicated). Any other replacement
+    reloads everything."""
+    by_id = {t.identifier: t for t in compiled.tasks()}
     out = []
     for c in changes:
         tasks = []
         for t in c.tasks:
-            live = state.tasks.get(t.identifier)
-            if t.action == P.REPLACE and types.get(t.identifier) == "cdc" and live is not None and live.ever_started:
-                t = dataclasses.replace(t, keeps_checkpoint=True, restart_reloads_all=False)
+            live, ct = state.tasks.get(t.identifier), by_id.get(t.identifier)
+            if t.action == P.REPLACE and ct is not None and ct.migration_type == "cdc" and live is not None \
+                    and live.ever_started:
+                if handover.can_continue(ct.source_engine, ct.slot_name):
+                    t = dataclasses.replace(t, keeps_checkpoint=True, restart_reloads_all=False)
+                else:  # PostgreSQL without a slot: DMS refuses a start position, the new task starts afresh
+                    t = dataclasses.replace(t, restart_reloads_all=False, cdc_gap=True)
             tasks.append(t)
         out.append(dataclasses.replace(c, tasks=tuple(tasks)))
     return tuple(out)

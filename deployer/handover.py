@@ -16,6 +16,17 @@ from dmsctl.deployer.errors import AwsError, DmsctlError
 from dmsctl.deployer.gateway import Gateway
 
 SK = "checkpoint"
+POSTGRES_ENGINES = ("postgres", "aurora-postgresql")
+
+
+def can_continue(source_engine: str, slot_name: str | None) -> bool:
+    """Can a new task start from a checkpoint of this source? A PostgreSQL source needs the endpoint's
+    SlotName (DMS: a native start point on PostgreSQL reads from an existing logical replication slot)."""
+    return source_engine not in POSTGRES_ENGINES or bool(slot_name)
+
+
+def slot_hint(slot: str) -> str:
+    return f"SELECT pg_drop_replication_slot('{slot}');"
 
 
 class HandoverError(DmsctlError):

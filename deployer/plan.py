@@ -58,6 +58,7 @@ class TaskChange:
     restart_reloads_all: bool = False  # replacement: every table of the task loads again
     keeps_checkpoint: bool = False  # replacement of a CDC task: the new task continues from the old one's checkpoint
     held: str | None = None  # the task's dmsctl:hold tag: stopped on purpose, apply never starts it
+    cdc_gap: bool = False  # replacement of a CDC task that cannot continue (PostgreSQL without slot): it starts afresh
 
     @property
     def changed(self) -> bool:

@@ -22,6 +22,7 @@ from dmsctl.deployer import plan as P
 from dmsctl.deployer.diff import _tasks_in, diff, exported_resources, exports_of, imports_of, moved_away
 from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.live import LiveState, prefixes_with_objects, read_live, read_table_stats
+from dmsctl.deployer.slots import slot_checks
 from dmsctl.deployer.steps import SCHEDULED, StackTemplates, build_steps
 from dmsctl.deployer.task_control import STOPPED_BY_TAG
 from dmsctl.deployer.task_states import RUNNING
@@ -141,7 +142,8 @@ def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled: CompiledTre
     """A CDC task with a stored hand-over checkpoint that has never run (still to create, or created by
     an earlier apply whose start failed) is the second half of a replacement that apply did not finish:
     it starts from that checkpoint (one GetItem per such task), never from "now" (a silent CDC gap)."""
-    cdc = {t.identifier for t in compiled.tasks() if t.migration_type == "cdc" and t.schedule is None}
+    cdc = {t.identifier for t in compiled.tasks() if t.migration_type == "cdc" and t.schedule is None
+           and handover.can_continue(t.source_engine, t.slot_name)}
     table = naming.lock_table(compiled.resource_prefix)
 
     def never_ran(t: P.TaskChange) -> bool:
@@ -384,7 +386,8 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
     scheduled = frozenset(i for i, t in compiled_tasks.items() if t.schedule is not None)
     checks = [*C.compile_checks(result.diagnostics),
               *C.stack_checks(changes, flags, all_exports, imports), *order_checks,
-              *C.task_checks(changes, live, flags, scheduled), *C.drift_checks(changes, live, deployed, flags, wanted),
+              *C.task_checks(changes, live, flags, scheduled), *slot_checks(changes, live),
+              *C.drift_checks(changes, live, deployed, flags, wanted),
               *stopped_checks, *C.full_load_checks(stats, owners, flags),
               *C.retire_checks(_other_copies(changes, compiled, live, gw), owners, flags),
               *C.s3_checks(nonempty, compiled.datalake_bucket, users),

@@ -95,6 +95,16 @@ class RemoteSandbox(SandboxBase, _Remote):
         self.call("changes", "POST", {"endpoint": endpoint, "schema": schema, "table": table, "inserts": inserts,
                                       "updates": updates, "deletes": deletes, "ddls": ddls, "at": when})
 
+    def create_slot(self, endpoint: str, slot: str) -> None:
+        self.call("slots", "POST", {"endpoint": endpoint, "slot": slot})
+
+    def drop_slot(self, endpoint: str, slot: str) -> None:
+        self.call("slots", "DELETE", {"endpoint": endpoint, "slot": slot})
+
+    def slots(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = self.call("slots")
+        return found
+
     def tables(self, task_id: str) -> dict[str, dict[str, Any]]:
         return self.call(f"tables?task_id={task_id}")
 

@@ -130,6 +130,28 @@ class Sandbox(SandboxBase):
             source = self.world.source_endpoint_id(endpoint)
             self.world.changes.record(source, schema, table, when, Counts(inserts, updates, deletes, ddls))
 
+    def create_slot(self, endpoint: str, slot: str) -> None:
+        """A logical replication slot created at the source database behind ``endpoint`` (identifier or ARN),
+        as `SELECT pg_create_logical_replication_slot(...)` would (ASSUMPTIONS A39)."""
+        with self.world.lock:
+            slots = self.world.slots.setdefault(self.world.source_endpoint_id(endpoint), set())
+            if slot in slots:
+                raise ValueError(f"replication slot \"{slot}\" already exists")
+            slots.add(slot)
+
+    def drop_slot(self, endpoint: str, slot: str) -> None:
+        """`SELECT pg_drop_replication_slot(...)` at the source database behind ``endpoint``."""
+        with self.world.lock:
+            slots = self.world.slots.get(self.world.source_endpoint_id(endpoint), set())
+            if slot not in slots:
+                raise ValueError(f"replication slot \"{slot}\" does not exist")
+            slots.discard(slot)
+
+    def slots(self) -> dict[str, list[str]]:
+        """Source endpoint identifier -> its replication slots."""
+        with self.world.lock:
+            return {ep: sorted(names) for ep, names in sorted(self.world.slots.items()) if names}
+
     def _task(self, task_id: str):
         self.world.sync()
         backend = self.world.dms_backend(self.account_id, self.region)

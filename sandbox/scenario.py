@@ -19,6 +19,8 @@ deployed:                            # what is already deployed, base stack firs
 running:                             # start deployed tasks and let their full loads finish
   exclude: [team-b-paused]           # task ids left stopped (paused)
   mid_full_load: [team-a-app/app.orders]     # tables left in the middle of their full load
+slots:                               # logical replication slots at source databases (Sandbox.create_slot), first
+  - {endpoint: team-a-source, slot: team_a_dms}
 changes:                             # changes at source databases (Sandbox.record_changes), after `running`
   - {endpoint: team-a-source, table: app.users, at: "2024-03-01T09:00:00Z", inserts: 10, updates: 2, deletes: 1}
 ```
@@ -184,6 +186,8 @@ def load_scenario(sandbox: Any, scenario: str | Path | dict[str, Any]) -> None:
             sandbox.put_s3_object(entry["bucket"], prefix + key, b"seeded by scenario\n")
     for spec, rows in (doc.get("table_sizes") or {}).items():
         sandbox.set_table_size(*_parse_table(spec), int(rows))
+    for entry in doc.get("slots") or []:
+        sandbox.create_slot(entry["endpoint"], entry["slot"])
     deployed = doc.get("deployed")
     paused: set[str] = set()
     if deployed:

@@ -18,6 +18,9 @@ drive what only a test or demo may touch:
   GET  /_sandbox/changes                    changes recorded at source databases
   POST /_sandbox/changes                    {"endpoint": "...", "schema": "...", "table": "...", "inserts": 1,
                                              "updates": 0, "deletes": 0, "ddls": 0, "at": "<ISO-8601>" | null}
+  GET  /_sandbox/slots                      logical replication slots at source databases
+  POST /_sandbox/slots                      {"endpoint": "...", "slot": "..."} (create)
+  DELETE /_sandbox/slots                    {"endpoint": "...", "slot": "..."} (drop)
   POST /_sandbox/table-sizes                {"task_id": "...", "schema": "...", "table": "...", "rows": 1}
   GET  /_sandbox/tables?task_id=...         per-table state/restarts/outputs
   GET  /_sandbox/sns-deliveries             SNS messages for http/https subscribers (recorded, not sent)
@@ -108,6 +111,12 @@ class ControlApp:
         elif route == ("POST", "changes"):
             counts = {k: int(body.get(k, 0)) for k in ("inserts", "updates", "deletes", "ddls")}
             sb.record_changes(body["endpoint"], body["schema"], body["table"], at=body.get("at"), **counts)
+        elif route == ("GET", "slots"):
+            return sb.slots()
+        elif route == ("POST", "slots"):
+            sb.create_slot(body["endpoint"], body["slot"])
+        elif route == ("DELETE", "slots"):
+            sb.drop_slot(body["endpoint"], body["slot"])
         elif route == ("POST", "table-sizes"):
             sb.set_table_size(body["task_id"], body["schema"], body["table"], int(body["rows"]))
         elif route == ("GET", "tables"):

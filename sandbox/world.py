@@ -50,6 +50,8 @@ class World:
     overwrites: list[Overwrite] = field(default_factory=list)
     changes: ChangeFeed = field(default_factory=ChangeFeed)  # the source databases' change logs
     deliveries: list[Delivery] = field(default_factory=list)  # SNS http/https deliveries (A31)
+    # source endpoint identifier (its database) -> logical replication slots that exist there (A39)
+    slots: dict[str, set[str]] = field(default_factory=dict)
     # (task identifier, schema, table) -> rows in the source table
     table_sizes: dict[tuple[str, str, str], int] = field(default_factory=dict)
     dms: dict[tuple[str, str], DmsBackend] = field(default_factory=dict)
@@ -72,6 +74,9 @@ class World:
                 if found is not None:
                     return found.identifier
         return endpoint
+
+    def has_slot(self, endpoint: str, slot: str) -> bool:
+        return slot in self.slots.get(self.source_endpoint_id(endpoint), set())
 
     def table_rows(self, task_id: str, schema: str, table: str) -> int:
         return self.table_sizes.get((task_id, schema, table), self.config.default_table_rows)

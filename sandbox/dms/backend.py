@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    InvalidParameterCombinationException,
     InvalidParameterValueException,
     InvalidResourceStateFault,
     ResourceAlreadyExistsFault,
@@ -19,6 +20,7 @@ from .errors import (
 )
 from .mappings import TableRef
 from .positions import start_time_position
+from .postgres import check_start as check_postgres_start
 from .prerequisites import require_vpc_role
 from .resources import (
     ENDPOINT_SCALAR_KEYS,
@@ -28,6 +30,9 @@ from .resources import (
     EventSubscription,
     ReplicationInstance,
     SubnetGroup,
+    clear_text,
+    drop_clear_text,
+    uses_secret,
 )
 from .settings_values import install as _refuse_invalid_values
 from .task import ReplicationTask
@@ -60,6 +65,19 @@ def _start_position(p: dict[str, Any]) -> str | None:
             raise InvalidParameterValueException("Specify either CdcStartPosition or CdcStartTime")
         position = start_time_position(p["CdcStartTime"])
     return position
+
+
+def _check_credentials(p: dict[str, Any], subject: str = "this request also gives") -> None:
+    """A secret is used instead of clear-text ServerName / Port / Username / Password: not both (A35)."""
+    given = clear_text(p)
+    if uses_secret(p) and given:
+        raise InvalidParameterCombinationException(
+            "Specify either SecretsManagerSecretId (with SecretsManagerAccessRoleArn) or clear-text values for "
+            f"ServerName, Port, Username and Password, not both; {subject} {', '.join(given)}"
+        )
+
+
+_IN_USE = ("running", "starting", "stopping")  # a task in these states reads its endpoints (A36)
 
 
 def _filter_values(params: dict[str, Any]) -> dict[str, list[str]]:
@@ -169,6 +187,7 @@ class DmsBackend:
             raise ResourceAlreadyExistsFault(f"Endpoint {identifier} already exists")
         if p.get("EndpointType") not in ("source", "target", "SOURCE", "TARGET"):
             raise InvalidParameterValueException("EndpointType must be source or target")
+        _check_credentials(p)
         arn = self.arn("endpoint", p.get("ResourceIdentifier") or _resource_id())
         props = {k: p[k] for k in ENDPOINT_SCALAR_KEYS + ENDPOINT_SETTINGS_KEYS if p.get(k) is not None}
         endpoint = Endpoint(arn, identifier, p["EndpointType"].lower(), p["EngineName"], props)
@@ -178,18 +197,30 @@ class DmsBackend:
 
     def modify_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
         endpoint = self._endpoint(p["EndpointArn"])
+        self.sync()
+        busy = sorted(t.identifier for t in self.tasks.values() if t.status in _IN_USE
+                      and endpoint.arn in (t.source_endpoint_arn, t.target_endpoint_arn))
+        if busy:  # A36
+            raise InvalidResourceStateFault(
+                f"Endpoint {endpoint.identifier} is used by replication task(s) {', '.join(busy)} that are running; "
+                "stop them before modifying the endpoint"
+            )
+        _check_credentials(p)
+        props = dict(endpoint.properties)
         for key in ENDPOINT_SCALAR_KEYS + ENDPOINT_SETTINGS_KEYS:
             if key in p and p[key] is not None:
-                if key == "EndpointIdentifier":
-                    endpoint.identifier = p[key]
-                elif key == "EngineName":
-                    endpoint.engine_name = p[key]
                 if key in ENDPOINT_SETTINGS_KEYS and not p.get("ExactSettings"):  # merged unless ExactSettings
-                    endpoint.properties[key] = {**(endpoint.properties.get(key) or {}), **p[key]}
+                    props[key] = {**(props.get(key) or {}), **p[key]}
                 else:
-                    endpoint.properties[key] = p[key]
+                    props[key] = p[key]
         if "Password" in p:
-            endpoint.properties["Password"] = p["Password"]
+            props["Password"] = p["Password"]
+        if uses_secret(p):  # the secret is used instead of the clear-text values stored before (A35)
+            drop_clear_text(props)
+        _check_credentials(props, "the endpoint uses a secret and would also have")
+        endpoint.properties = props
+        endpoint.identifier = p.get("EndpointIdentifier") or endpoint.identifier
+        endpoint.engine_name = p.get("EngineName") or endpoint.engine_name
         instances = {c.instance.arn: c.instance for c in self.connections.values() if c.endpoint is endpoint}
         for task in self.tasks.values():
             if endpoint.arn in (task.source_endpoint_arn, task.target_endpoint_arn):
@@ -289,6 +320,9 @@ class DmsBackend:
         self._instance(p["ReplicationInstanceArn"])
         if p.get("MigrationType") not in ("full-load", "cdc", "full-load-and-cdc"):
             raise InvalidParameterValueException(f"Invalid MigrationType {p.get('MigrationType')}")
+        position = _start_position(p)
+        check_postgres_start(self.world, self.endpoints[p["SourceEndpointArn"]], p,
+                             position if p.get("CdcStartTime") is None else None)  # A37 (the slot: at start)
         now = self.now()
         task = ReplicationTask(
             self,
@@ -302,7 +336,7 @@ class DmsBackend:
             task_settings=p.get("ReplicationTaskSettings"),
             now=now,
             ready_after=0.0 if via_cloudformation else self.world.config.task_create_seconds,  # A8
-            cdc_start_position=_start_position(p),
+            cdc_start_position=position,
             cdc_stop_position=p.get("CdcStopPosition"),
             task_data=p.get("TaskData"),
         )
@@ -316,6 +350,7 @@ class DmsBackend:
         if new_id and new_id != task.identifier and self.task_by_id(new_id):
             raise ResourceAlreadyExistsFault(f"Replication task {new_id} already exists")
         if p.get("CdcStartTime") is not None:
+            check_postgres_start(self.world, self.endpoints.get(task.source_endpoint_arn), p, None)  # A37
             p = {k: v for k, v in p.items() if k != "CdcStartTime"} | {"CdcStartPosition": _start_position(p)}
         task.modify(self.now(), p, via_cloudformation)
         return task.to_dict(self.now())
@@ -334,6 +369,10 @@ class DmsBackend:
                     f"{endpoint.identifier if endpoint else endpoint_arn} should be successful for starting "
                     "the replication task")
         cdc_start = _start_position(p)
+        stored = task.cdc_start_position if task.migration_type == "cdc" else None
+        from_position = cdc_start if p.get("CdcStartTime") is None else None
+        if p["StartReplicationTaskType"] == "start-replication":  # A37, A38
+            check_postgres_start(self.world, self.endpoints.get(task.source_endpoint_arn), p, from_position or stored)
         task.start(now, p["StartReplicationTaskType"], cdc_start, p.get("CdcStopPosition"))
         return task.to_dict(now)
 
@@ -387,7 +426,7 @@ class DmsBackend:
             r for r in task.tables.values()
             if ("schema-name" not in filters or r.ref.schema in filters["schema-name"])
             and ("table-name" not in filters or r.ref.table in filters["table-name"])
-            and ("table-state" not in filters or r.state in filters["table-state"])
+            and ("table-state" not in filters or r.shown_state in filters["table-state"])
         ]
         page, marker = paginate(runs, p, 500)
         now, rate = self.now(), self.world.config.full_load_rows_per_second

@@ -20,6 +20,33 @@ ENDPOINT_SCALAR_KEYS = (
 )
 
 
+# Clear-text connection values a Secrets Manager secret is used instead of (DMS API, e.g. MySQLSettings
+# SecretsManagerAccessRoleArn: "You can't specify both"). Top-level or inside an engine's settings.
+CLEAR_TEXT_KEYS = ("ServerName", "Port", "Username", "Password")
+
+
+def uses_secret(props: dict[str, Any]) -> bool:
+    return any(isinstance(props.get(k), dict) and props[k].get("SecretsManagerSecretId")
+               for k in ENDPOINT_SETTINGS_KEYS)
+
+
+def clear_text(props: dict[str, Any]) -> list[str]:
+    """The clear-text connection values given, as ``ServerName`` or ``MySQLSettings.ServerName``."""
+    found = [k for k in CLEAR_TEXT_KEYS if props.get(k) not in (None, "")]
+    for key in ENDPOINT_SETTINGS_KEYS:
+        if isinstance(props.get(key), dict):
+            found += [f"{key}.{k}" for k in CLEAR_TEXT_KEYS if props[key].get(k) not in (None, "")]
+    return found
+
+
+def drop_clear_text(props: dict[str, Any]) -> None:
+    for k in CLEAR_TEXT_KEYS:
+        props.pop(k, None)
+    for key in ENDPOINT_SETTINGS_KEYS:
+        if isinstance(props.get(key), dict):
+            props[key] = {k: v for k, v in props[key].items() if k not in CLEAR_TEXT_KEYS}
+
+
 def _ts(value: datetime | None) -> float | None:
     return value.timestamp() if value else None
 

@@ -12,6 +12,7 @@ from .mappings import TableRef
 BEFORE_LOAD = "Before load"
 FULL_LOAD = "Full load"
 COMPLETED = "Table completed"
+RELOADING = "Table is being reloaded"  # DMS API TableStatistics; shown from ReloadTables until the load ends (A34)
 
 
 @dataclass
@@ -23,6 +24,7 @@ class TableRun:
     load_ended: datetime | None = None
     full_load_rows: int = 0
     reloaded: bool = False
+    reloading: bool = False  # asked for by ReloadTables, load not completed yet
     inserts: float = 0.0
     updates: float = 0.0
     deletes: float = 0.0
@@ -45,8 +47,14 @@ class TableRun:
         assert self.load_started is not None
         return self.load_started + timedelta(seconds=self.rows / rows_per_second)
 
+    @property
+    def shown_state(self) -> str:
+        """TableState as DescribeTableStatistics reports it."""
+        return RELOADING if self.reloading and self.state != COMPLETED else self.state
+
     def complete(self, now: datetime) -> None:
         self.state = COMPLETED
+        self.reloading = False
         self.full_load_rows = self.rows
         self.load_ended = now
         self.last_update = now
@@ -65,9 +73,10 @@ class TableRun:
             self.load_started = None
             self.last_update = now
 
-    def reset_for_reload(self, now: datetime) -> None:
+    def reset_for_reload(self, now: datetime, by_reload_tables: bool = False) -> None:
         self.state = BEFORE_LOAD
         self.reloaded = True
+        self.reloading = by_reload_tables
         self.full_load_rows = 0
         self.load_started = None
         self.load_ended = None
@@ -107,7 +116,7 @@ class TableRun:
             "FullLoadCondtnlChkFailedRows": 0,
             "FullLoadErrorRows": 0,
             "FullLoadReloaded": self.reloaded,
-            "TableState": self.state,
+            "TableState": self.shown_state,
             "ValidationPendingRecords": 0,
             "ValidationFailedRecords": 0,
             "ValidationSuspendedRecords": 0,

@@ -42,6 +42,7 @@ __all__ = ["STOP_AT_COMMIT_TIME", "STOP_AT_SERVER_TIME", "STOP_FATAL_ERROR", "ST
 MODIFIABLE = ("stopped", "ready", "failed")
 STARTABLE = ("stopped", "ready", "failed")
 START_TYPES = ("start-replication", "resume-processing", "reload-target")
+MAX_RELOAD_TABLES = 10  # DMS User Guide, "Reloading tables during a task"
 
 
 @dataclass(frozen=True)
@@ -263,9 +264,8 @@ class ReplicationTask(CdcCapture):
         if start_type in ("resume-processing", "reload-target") and not self.ever_started:
             raise InvalidResourceStateFault(f"{start_type} is only available for previously executed tasks")
         if start_type == "start-replication" and self.ever_started and self.migration_type != "cdc":  # A1
-            raise InvalidResourceStateFault(
-                "start-replication can only be used for the first run of a task; "
-                "use resume-processing or reload-target"
+            raise InvalidParameterCombinationException(
+                "Start Type : START_REPLICATION, valid only for tasks running for the first time"
             )
         if position is not None and self.migration_type != "cdc":  # A26
             raise InvalidParameterCombinationException(
@@ -325,6 +325,12 @@ class ReplicationTask(CdcCapture):
                 f"Replication task {self.identifier} is in {self.status} state; it can only be modified "
                 f"when it is {', '.join(MODIFIABLE)}"
             )
+        wanted_type = changes.get("MigrationType")
+        if wanted_type is not None and wanted_type != self.migration_type:  # documented; code/wording: A32
+            raise InvalidParameterValueException(
+                f"You can't change the migration type of a task: {self.identifier} is {self.migration_type}, "
+                f"not {wanted_type}"
+            )
         if "CdcStopPosition" in changes:
             parse_stop_position(changes["CdcStopPosition"])
         if changes.get("CdcStartPosition"):
@@ -335,7 +341,6 @@ class ReplicationTask(CdcCapture):
             self.task_settings = settings.normalize(changes["ReplicationTaskSettings"], self.task_settings)
         for key, attr in (
             ("ReplicationTaskIdentifier", "identifier"),
-            ("MigrationType", "migration_type"),
             ("CdcStartPosition", "cdc_start_position"),
             ("CdcStopPosition", "cdc_stop_position"),
             ("TaskData", "task_data"),
@@ -351,10 +356,21 @@ class ReplicationTask(CdcCapture):
     def reload_tables(self, now: datetime, tables: list[TableRef]) -> None:
         if self.status != "running":
             raise InvalidResourceStateFault(f"Replication task {self.identifier} is not running ({self.status})")
+        if not self.has_full_load:  # documented; code/wording: A33
+            raise InvalidParameterValueException(
+                f"Tables can only be reloaded by full-load or full-load-and-cdc tasks; {self.identifier} is cdc"
+            )
+        if len(tables) > MAX_RELOAD_TABLES:
+            raise InvalidParameterValueException(
+                f"You can reload up to {MAX_RELOAD_TABLES} tables from a task at a time ({len(tables)} given)"
+            )
+        duplicates = sorted({f"{r.schema}.{r.table}" for r in tables if tables.count(r) > 1})
+        if duplicates:
+            raise InvalidParameterValueException(f"Duplicate tables aren't allowed: {', '.join(duplicates)}")
         for ref in tables:
             run = self.tables.get(ref)
             if run is not None:
-                run.reset_for_reload(now)
+                run.reset_for_reload(now, by_reload_tables=True)
         self._fill_load_slots(now)
 
     def check_deletable(self) -> None:

@@ -521,7 +521,7 @@ def test_a_load_that_starts_after_the_plan_is_never_interrupted(harness, sandbox
     mark = sandbox.calls.mark()
     run = applier(harness, cfg)
     with pytest.raises(task_control.TaskFailure, match=f"task {FOODSEARCH} has tables loading now "
-                                                       r"\(foodsearch.nutrients \(Full load\)\)"):
+                                                       r"\(foodsearch.nutrients \(Table is being reloaded\)\)"):
         run.run()
     calls = sandbox.calls.since(mark)
     deployed = [c.params["StackName"] for c in calls if c.operation == "ExecuteChangeSet"]

@@ -466,8 +466,8 @@ SCENARIOS = [
                LEDGER: (P.DELETE, None, (("remove", "ledger.accounts", "v202010150000", None),
                                          ("remove", "ledger.entries", "v202010150000", None)))},
         steps=({PAYMENTS: (P.DELETE, (BILLING,), ())},),
-        blocking=frozenset({"P108"}),
-        says=("stack dmsctl-team-payments will be DELETED",)),
+        blocking=frozenset({"P108"}), warnings=frozenset({"P124"}),  # billing-cdc reads a PostgreSQL source
+        says=("stack dmsctl-team-payments will be DELETED", "SELECT pg_drop_replication_slot(")),
     Scenario(
         "removed-team-allowed", 2, remove_payments, flags=Flags(allow_delete=True),
         stacks={PAYMENTS: P.DELETE},
@@ -476,7 +476,7 @@ SCENARIOS = [
                LEDGER: (P.DELETE, None, (("remove", "ledger.accounts", "v202010150000", None),
                                          ("remove", "ledger.entries", "v202010150000", None)))},
         steps=({PAYMENTS: (P.DELETE, (BILLING,), ())},),
-        warnings=frozenset({"P108"})),
+        warnings=frozenset({"P108", "P124"})),
     Scenario(
         "settings-change", 2, settings_change,
         stacks={FOOD: P.UPDATE},

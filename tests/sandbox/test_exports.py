@@ -8,6 +8,9 @@ target" (<BucketFolder>/<schema>/<table>/LOAD00000001.csv). Assumptions: A4, A11
 
 from __future__ import annotations
 
+import botocore.exceptions
+import pytest
+
 from . import helpers as h
 from . import templates as t
 
@@ -86,12 +89,15 @@ def test_exact_settings_replace_the_endpoint_settings(sandbox):
 
 
 def test_a_running_load_keeps_the_folder_it_started_with(sandbox):
-    """A28: endpoint changes take effect at the task's next start."""
+    """A28, A36: the endpoint of a running task cannot change; the load writes where it started."""
     task = _deploy(sandbox)
     sandbox.set_table_size(TASK, "app", "orders", 5000)  # 100 s
     h.start(sandbox, TASK)
     h.wait_status(sandbox, TASK, "running")
-    sandbox.client("dms").modify_endpoint(EndpointArn=task["TargetEndpointArn"], S3Settings={"BucketFolder": "moved"})
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        sandbox.client("dms").modify_endpoint(EndpointArn=task["TargetEndpointArn"],
+                                              S3Settings={"BucketFolder": "moved"})
+    assert err.value.response["Error"]["Code"] == "InvalidResourceStateFault"
     h.wait_status(sandbox, TASK, "stopped")
     assert sandbox.s3_keys(t.BUCKET) == [f"raw/data/orders_v1/{LOAD}", f"raw/data/users_v1/{LOAD}"]
 
