@@ -105,6 +105,36 @@ def test_p110_drift_in_mappings_and_settings():
     assert codes(found) == [("P110", "warning")] and "Logging.EnableLogging" in found[0].message
 
 
+def test_p110_is_scoped_to_touched_stacks_and_the_config_matching_dms_is_not_drift():
+    rules = json.dumps({"rules": [{"rule-id": "1", "rule-type": "selection"}]})
+    console = json.dumps({"rules": [{"rule-id": "2", "rule-type": "selection"}]})
+    deployed = {"dmsctl-a-t": {"TableMappings": rules}}
+    edited = state(live_task(mappings=console))
+    untouched = stack(task(action=P.NONE), action=P.NONE)
+    found = list(C.drift_checks((untouched,), edited, deployed, C.Flags()))
+    assert codes(found) == [("P110", "warning")]  # another team's console edit blocks nobody
+    assert "this plan does not touch stack dmsctl-team-a, so it leaves them as they are" in found[0].message
+    found = list(C.drift_checks((stack(task()),), edited, deployed, C.Flags()))
+    assert codes(found) == [("P110", "error")] and "(acknowledge with --allow-drift)" in found[0].message
+    # the team copied DMS's value into its config: the deploy brings the stack in line, nothing to refuse
+    matching = {"dmsctl-a-t": {"TableMappings": console}}
+    assert list(C.drift_checks((stack(task()),), edited, deployed, C.Flags(), matching)) == []
+
+
+def test_drift_repairs_are_the_drifted_tasks_the_deploy_leaves_alone():
+    rules = json.dumps({"rules": [{"rule-id": "1", "rule-type": "selection"}]})
+    console = json.dumps({"rules": [{"rule-id": "2", "rule-type": "selection"}]})
+    deployed = {"dmsctl-a-t": {"TableMappings": rules, "ReplicationTaskSettings": "{}"}}
+    edited = state(live_task(mappings=console))
+    assert C.drift_repairs((stack(task(action=P.NONE), action=P.NONE),), edited, deployed, deployed) == {
+        "dmsctl-team-a": ("dmsctl-a-t",)}
+    rewritten = {"dmsctl-a-t": {"TableMappings": json.dumps({"rules": [{"rule-id": "3", "rule-type": "selection"}]}),
+                                "ReplicationTaskSettings": "{}"}}
+    assert C.drift_repairs((stack(task()),), edited, deployed, rewritten) == {}  # CloudFormation sends them
+    assert C.drift_repairs((stack(task()),), edited, deployed, {"dmsctl-a-t": {"TableMappings": console,
+                                                                              "ReplicationTaskSettings": "{}"}}) == {}
+
+
 def test_p112_stack_states():
     for status, hint in (("UPDATE_ROLLBACK_FAILED", "continue-update-rollback"), ("ROLLBACK_COMPLETE", "delete"),
                          ("UPDATE_IN_PROGRESS", "wait")):
