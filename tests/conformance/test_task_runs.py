@@ -33,7 +33,8 @@ def test_start_replication_is_refused_after_a_full_load_and_cdc_task_has_run(acc
     with pytest.raises(botocore.exceptions.ClientError) as err:
         d.start(account, arn, "start-replication")
     code, message = d.error_of(err)
-    assert code == "InvalidResourceStateFault", (code, message)
+    assert (code, message) == ("InvalidParameterCombinationException",
+                               "Start Type : START_REPLICATION, valid only for tasks running for the first time")
     assert d.start(account, arn, "resume-processing")["Status"] == "starting"
 
 
