@@ -145,3 +145,63 @@ def test_crash_then_refused_then_unlock_then_converges(harness, sandbox, tmp_pat
         assert sandbox.tables(FOODSEARCH)["foodsearch.foods"]["state"] == "Table completed"
         assert sandbox.overwrites == []
     assert all(info["restarts"] == 0 for i in tasks(sandbox) for info in sandbox.tables(i).values())
+
+
+# -- random moments: a bounded, seeded matrix ----------------------------------------------------------------
+READS = ("describe_", "list_", "get_", "query")
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("seed", [3, 11, 29])
+def test_a_reload_stopped_at_a_random_moment_converges_on_the_next_apply(harness, sandbox, tmp_path, monkeypatch,
+                                                                         seed, how):
+    """A two-step reload stopped at the n-th AWS write (n drawn from the seed): killed (nothing restored,
+    the lock left for `dmsctl unlock`), or signalled (apply winds down). The next apply converges: every
+    task that should run runs, the reload full-loads into its new prefix, nothing is overwritten."""
+    import random
+    import signal as signals
+
+    from dmsctl.deployer.gateway import Gateway
+    from dmsctl.deployer.interrupt import Interrupted
+
+    deploy_examples(harness, sandbox, tmp_path)
+    old_keys = set(sandbox.s3_keys(BUCKET, FOODS_OLD))
+    cfg = tree(tmp_path / "after", bump_foods)
+    moment = random.Random(seed).randint(1, 13)  # a two-step reload of one task makes 13 writes, then the record
+    real_call, writes = Gateway.call, []
+    run_box: list[Applier] = []
+
+    def call(self, service, method, **kwargs):
+        if not method.startswith(READS) and service != "sts":
+            writes.append(method)
+            if len(writes) == moment:
+                if how == "SIGKILL":
+                    raise Crash(f"killed at write {moment} ({method})")
+                run_box[0].interrupt.set(getattr(signals, how))
+        return real_call(self, service, method, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(Gateway, "call", call)
+        if how == "SIGKILL":
+            m.setattr(Lock, "release", lambda self: None)
+            m.setattr(Lock, "record_run", lambda self, run_id, record: None)
+        run = applier(harness, cfg)
+        run_box.append(run)
+        with pytest.raises((Crash, Interrupted)):  # stopped at that moment, not finished before it
+            run.run()
+    if how == "SIGKILL" and lock_holder(harness, cfg) is not None:
+        unlocked = CliRunner().invoke(cli, ["--config-dir", str(cfg), "unlock", "--id", run.run_id])
+        assert unlocked.exit_code == 0, unlocked.output
+    assert lock_holder(harness, cfg) is None
+
+    sandbox.advance(120)
+    code, _, progress = harness.apply(cfg)
+    assert code == 0, (moment, [e.message for e in progress.events])
+    sandbox.advance(60)
+    assert status(sandbox, FOODSEARCH) == "running"
+    assert_safe_and_converged(harness, sandbox, cfg)
+    sandbox.advance(SETTLE)
+    assert any(k.endswith("/LOAD00000001.parquet") for k in sandbox.s3_keys(BUCKET, FOODS_NEW)), moment
+    assert old_keys <= set(sandbox.s3_keys(BUCKET, FOODS_OLD))
+    assert sandbox.tables(FOODSEARCH)["foodsearch.foods"]["state"] == "Table completed"
+    assert sandbox.overwrites == []
