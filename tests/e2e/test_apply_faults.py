@@ -457,22 +457,27 @@ def test_another_instances_failed_connection_test_does_not_block_the_start(harne
     assert_safe_and_converged(harness, sandbox, cfg)
 
 
-def test_a_failed_connection_test_of_the_tasks_own_instance_is_reported(harness, sandbox, tmp_path):
+def test_a_failed_connection_test_of_the_tasks_own_instance_is_reported(harness, sandbox, tmp_path, monkeypatch):
+    """The password is wrong: every test of fooddb from the food instance fails, the one running when apply
+    looks and the one apply runs again; the task is not started against it."""
     deploy_examples(harness, sandbox, tmp_path)
     cfg = tree(tmp_path / "after", tune_foodsearch)
-    sandbox.faults.fail_next_connection_test("dmsctl-food-src-fooddb", "Injected: authentication failed")
-    _test_connection(sandbox, "dmsctl-food-food-main", "dmsctl-food-src-fooddb")
-    sandbox.advance(5)
-    _test_connection(sandbox, "dmsctl-food-food-main", "dmsctl-target-s3-1min")  # still testing later
-    run = applier(harness, cfg)
-    with pytest.raises(task_control.TaskFailure) as err:
-        run.run()
+    _test_connection(sandbox, "dmsctl-food-food-main", "dmsctl-target-s3-1min")
+    real = sandbox.faults.take_connection_failure
+    broken = monkeypatch.context()
+    with broken as m:
+        m.setattr(sandbox.faults, "take_connection_failure", lambda endpoint_id: "Injected: authentication failed"
+                  if endpoint_id == "dmsctl-food-src-fooddb" else real(endpoint_id))
+        _test_connection(sandbox, "dmsctl-food-food-main", "dmsctl-food-src-fooddb")
+        run = applier(harness, cfg)
+        with pytest.raises(task_control.TaskFailure) as err:
+            run.run()
     assert ("connection test of endpoint dmsctl-food-src-fooddb from replication instance "
             "dmsctl-food-food-main failed: Injected: authentication failed") in str(err.value)
     assert run.record.result == "failed" and lock_holder(harness, cfg) is None
     assert status(sandbox, FOODSEARCH) == "stopped"  # not started against a failing connection
 
-    sandbox.advance(60)  # the person fixed the password; the test is over
+    sandbox.advance(60)  # the person fixed the password: the next apply tests the pair again
     code, _, progress = harness.apply(cfg)
     assert code == 0, [e.message for e in progress.events]
     assert_safe_and_converged(harness, sandbox, cfg)
