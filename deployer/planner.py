@@ -21,7 +21,8 @@ from dmsctl.deployer import handover, prerequisites
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.diff import _tasks_in, diff, exported_resources, exports_of, imports_of, moved_away
 from dmsctl.deployer.gateway import Gateway
-from dmsctl.deployer.live import LiveState, prefixes_with_objects, read_live, read_table_stats
+from dmsctl.deployer.live import LiveState, LiveTask, TableStat, prefixes_with_objects, read_live
+from dmsctl.deployer.live import read_table_stats as _read_table_stats
 from dmsctl.deployer.slots import slot_checks
 from dmsctl.deployer.steps import SCHEDULED, StackTemplates, build_steps
 from dmsctl.deployer.task_control import STOPPED_BY_TAG
@@ -34,6 +35,18 @@ class Planned:
     bodies: dict[str, CompiledStack]  # template sha256 -> CompiledStack (final and intermediate templates)
     live: LiveState
 
+
+
+_STATS: dict[tuple[int, str], tuple[TableStat, ...]] = {}
+
+
+def read_table_stats(gw: Gateway, task: LiveTask) -> tuple[TableStat, ...]:
+    """DescribeTableStatistics once per task and plan (several checks ask about the same task). Keyed by
+    the gateway (one per plan) and the task ARN; make_plan clears it when it ends."""
+    key = (id(gw), task.arn)
+    if key not in _STATS:
+        _STATS[key] = _read_table_stats(gw, task)
+    return _STATS[key]
 
 def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) -> dict[str, CompiledStack]:
     """Step-1 templates of a two-step plan: replaced tasks left out entirely (CloudFormation deletes
@@ -143,7 +156,7 @@ def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled: CompiledTre
     an earlier apply whose start failed) is the second half of a replacement that apply did not finish:
     it starts from that checkpoint (one GetItem per such task), never from "now" (a silent CDC gap)."""
     cdc = {t.identifier for t in compiled.tasks() if t.migration_type == "cdc" and t.schedule is None
-           and handover.can_continue(t.source_engine, t.slot_name)}
+           and not t.paused and handover.can_continue(t.source_engine, t.slot_name)}
     table = naming.lock_table(compiled.resource_prefix)
 
     def never_ran(t: P.TaskChange) -> bool:
@@ -176,7 +189,7 @@ def _other_copies(changes: tuple[P.StackChange, ...], compiled: CompiledTree, li
         if task is None:
             return None
         if ident not in stats:
-            stats[ident] = {(s.schema, s.table): s.state for s in read_table_stats(gw, task)}
+            stats[ident] = {(s.schema, s.table): s.state for s in read_table_stats(gw, task)}  # memoised
         return stats[ident].get(key)
 
     out: dict[tuple[str, str, str], tuple[C.OtherCopy, ...]] = {}
@@ -329,6 +342,14 @@ def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P
 
 
 def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) -> Planned:
+    _STATS.clear()  # statistics are read fresh by every plan (apply's final check is a plan, too)
+    try:
+        return _make_plan(result, gw, flags)
+    finally:
+        _STATS.clear()
+
+
+def _make_plan(result: CompileResult, gw: Gateway, flags: C.Flags) -> Planned:
     compiled = result.tree
     if compiled is None or result.config is None:
         raise ValueError("make_plan needs a compiled tree; report the compile diagnostics instead")
@@ -368,7 +389,7 @@ def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) ->
 
     # Targeted reads: table statistics of every task a step stops; S3 for every new prefix.
     to_stop = sorted({i for s in steps for st in s.stacks for i in st.stop})
-    stats = {i: read_table_stats(gw, live.tasks[i]) for i in to_stop if i in live.tasks}
+    stats = {i: read_table_stats(gw, live.tasks[i]) for i in to_stop if i in live.tasks}  # memoised
     users = {tc.s3_prefix: (t.team, t.task, tc.name, tc.kind) for c in changes for t in c.tasks for tc in t.tables
              if tc.s3_prefix and tc.kind in (P.ADD, P.RELOAD, P.RESUME) and not t.keeps_checkpoint
              and "{date}" not in tc.s3_prefix}  # a dated export checks its own folder when it runs

@@ -36,5 +36,6 @@ def test_polls_are_capped_while_tasks_are_stopped(harness, sandbox, tmp_path, mo
     assert by_what["tasks dmsctl-food-foodsearch to be stopped"] == {STOPPED_POLL_MAX}
     assert by_what["stack dmsctl-team-food"] == {STOPPED_POLL_MAX}
     assert by_what["tasks dmsctl-food-foodsearch to be running"] == {STOPPED_POLL_MAX}
-    assert by_what["endpoint connection tests"] == {STOPPED_POLL_MAX}
+    # connection tests still running, if any (already tested pairs are not waited for)
+    assert all(caps == {STOPPED_POLL_MAX} for what, caps in by_what.items() if what.startswith("the connection tests"))
     assert by_what["stack dmsctl-team-growth"] == {30.0}  # nothing stopped: no need to hurry

@@ -384,9 +384,10 @@ SCENARIOS = [
         "bump-version-and-resume-table", 2, both(bump_foods, resume_legacy_bumped),
         stacks={FOOD: P.UPDATE},
         tasks={FOODSEARCH: (P.UPDATE, None, (("reload", "foodsearch.foods", "v202008040000", NEW),
-                                             ("resume", "foodsearch.legacy_portions", None, NEW)))},
+                                             ("reload", "foodsearch.legacy_portions", "v202008040000", NEW)))},
         steps=({FOOD: (P.UPDATE, (FOODSEARCH,), (resume(FOODSEARCH),))},
-               {FOOD: (P.UPDATE, (FOODSEARCH,), (resume(FOODSEARCH),))})),
+               {FOOD: (P.UPDATE, (FOODSEARCH,), (resume(FOODSEARCH),))}),
+        warnings=frozenset({"P119"})),  # paused at its old version: a reload (two steps), said so
     Scenario(
         "new-version-in-second-task", 2, sessions_in_reload_task,
         stacks={GROWTH: P.UPDATE},
@@ -400,8 +401,10 @@ SCENARIOS = [
     Scenario(
         "resume-table-bumped", 2, resume_legacy_bumped, live=legacy_loaded_then_paused, before=unpause_legacy,
         stacks={FOOD: P.UPDATE},
-        tasks={FOODSEARCH: (P.UPDATE, None, (("resume", "foodsearch.legacy_portions", None, NEW),))},
-        steps=({FOOD: (P.UPDATE, (FOODSEARCH,), (resume(FOODSEARCH),))},)),
+        tasks={FOODSEARCH: (P.UPDATE, None, (("reload", "foodsearch.legacy_portions", "v202008040000", NEW),))},
+        steps=({FOOD: (P.UPDATE, (FOODSEARCH,), (resume(FOODSEARCH),))},
+               {FOOD: (P.UPDATE, (FOODSEARCH,), (resume(FOODSEARCH),))}),
+        warnings=frozenset({"P119"})),
     Scenario(
         "resume-table-unbumped", 1, unpause_legacy, live=legacy_loaded_then_paused, before=unpause_legacy,
         stacks={FOOD: P.UPDATE},
@@ -423,7 +426,8 @@ SCENARIOS = [
         "resume-task-that-ran", 2, live=users_reload_paused,
         stacks={GROWTH: P.NONE},
         tasks={USERS_RELOAD: (P.NONE, P.RESUME_TASK, ())},
-        steps=({GROWTH: (P.NONE, (), (resume(USERS_RELOAD),))},)),
+        steps=({GROWTH: (P.NONE, (), (resume(USERS_RELOAD),))},),
+        warnings=frozenset({"P121"})),  # stopped outside dmsctl: resumed, and the plan says so
     Scenario(
         "change-paused-task", 2, add_to_paused_task,
         stacks={PAYMENTS: P.UPDATE},
@@ -640,7 +644,7 @@ SCENARIOS = [
         stacks={GROWTH: P.UPDATE},
         tasks={USERS_CDC: (P.UPDATE, P.RESUME_TASK, (("add", "users.devices", None, NEW),))},
         steps=({GROWTH: (P.UPDATE, (), (resume(USERS_CDC),))},),
-        blocking=frozenset({"P109"}),
+        blocking=frozenset({"P109"}), warnings=frozenset({"P121"}),
         says=("is failed: source database unreachable",)),
     Scenario(
         "stack-delete-failed", 1, live=growth_stack_delete_failed,
