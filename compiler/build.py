@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dmsctl.compiler import limits, naming
+from dmsctl.compiler.acknowledgements import FileAcknowledgement
 from dmsctl.compiler.checks import check_tree, output_prefix
 from dmsctl.compiler.config import RawTree, read_tree, resolve
 from dmsctl.compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
@@ -124,6 +125,8 @@ class CompileResult:
     tree: CompiledTree | None = None  # None: errors stopped the compile before rendering (see diagnostics)
     stats: tuple[limits.StackStats, ...] = field(default=())
     config: ConfigTree | None = field(default=None, compare=False, repr=False)
+    # configs/acknowledgements.yaml's entries for this environment (deployer/acknowledgements.py applies them)
+    acknowledgements: tuple[FileAcknowledgement, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -253,7 +256,8 @@ def compile_tree(config_dir: Path, env: str | None = None, linter: Linter | None
         return CompileResult(diagnostics=tuple(sort_diagnostics(diags + check_tree(config))))
     result = compile_config(config, linter)
     return CompileResult(diagnostics=tuple(sort_diagnostics(diags + list(result.diagnostics))), tree=result.tree,
-                         stats=result.stats, config=config)
+                         stats=result.stats, config=config,
+                         acknowledgements=tuple(a for a in raw.acknowledgements if a.env == env))
 
 
 def validate_all(config_dir: Path, linter: Linter | None = None) -> list[Diagnostic]:

@@ -1,5 +1,6 @@
 """.github/CODEOWNERS from the config tree: each team file to its `owners`, the platform's files
-(base.yaml, templates, schemas, the tooling, CI and CODEOWNERS itself) to `platform_owners`.
+(base.yaml, acknowledgements.yaml, templates, schemas, the tooling, CI and CODEOWNERS itself) to
+`platform_owners`.
 
 Pure: a function of the parsed configs. GitHub applies the *last* matching line, so the catch-all
 comes first and the more specific lines after it.
@@ -26,7 +27,9 @@ def render(platform_owners: Iterable[str], teams: Iterable[tuple[str, Iterable[s
     root = str(PurePosixPath(config_dir)).strip("/")
     root = f"/{root}" if root not in ("", ".") else ""
     platform = " ".join(platform_owners)
-    platform_rows = [(p, platform) for p in ("*", f"{root}/base.yaml", *PLATFORM_PATHS)]
+    # acknowledgements.yaml turns no-go checks into warnings: only the platform may approve it
+    platform_rows = [(p, platform) for p in ("*", f"{root}/base.yaml", f"{root}/acknowledgements.yaml",
+                                             *PLATFORM_PATHS)]
     team_rows = [(f"{root}/teams/{name}", " ".join(owners)) for name, owners in sorted(teams)]
     width = max(len(path) for path, _ in platform_rows + team_rows)
     lines = [HEADER, "", "# Platform (also the default for every path not listed below)."]

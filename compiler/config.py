@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmsctl.compiler import acknowledgements
+from dmsctl.compiler.acknowledgements import FileAcknowledgement
 from dmsctl.compiler.diagnostics import Diagnostic, Severity, has_errors
 from dmsctl.compiler.model import (
     BaseConfig,
@@ -41,6 +43,7 @@ class RawTree:
     base: SourceDoc | None
     teams: tuple[SourceDoc, ...]
     diagnostics: tuple[Diagnostic, ...]
+    acknowledgements: tuple[FileAcknowledgement, ...] = ()  # configs/acknowledgements.yaml, every environment
 
     @property
     def environments(self) -> tuple[str, ...]:
@@ -81,7 +84,24 @@ def read_tree(config_dir: Path) -> RawTree:
         doc = _parse(f, "team", diags)
         if doc is not None:
             teams.append(doc)
-    return RawTree(base=base, teams=_one_file_per_team(teams, diags), diagnostics=tuple(diags))
+    ack_file = config_dir / acknowledgements.FILE
+    acks = _acknowledgements(ack_file, base, diags) if ack_file.is_file() else ()
+    return RawTree(base=base, teams=_one_file_per_team(teams, diags), diagnostics=tuple(diags), acknowledgements=acks)
+
+
+def _acknowledgements(file: Path, base: SourceDoc | None, diags: list[Diagnostic]) -> tuple[FileAcknowledgement, ...]:
+    """configs/acknowledgements.yaml's entries; every error of the file reported, schema and environments."""
+    try:
+        doc = load_yaml_file(file, display_path(file))
+    except YamlError as exc:
+        diags.extend(exc.diagnostics)
+        return ()
+    found = check_schema(doc, "acknowledgements")
+    envs = base.data.get("environments") if base is not None and isinstance(base.data, dict) else None
+    acks, more = acknowledgements.entries(doc, tuple(sorted(envs)) if isinstance(envs, dict) else (),
+                                          valid=not has_errors(found))
+    diags += found + more
+    return acks
 
 
 def _stem(doc: SourceDoc) -> str:

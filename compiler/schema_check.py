@@ -26,7 +26,8 @@ from dmsctl.compiler.diagnostics import Diagnostic
 from dmsctl.compiler.yamlsource import SourceDoc
 
 SCHEMA_DIR = schemas_dir()
-SCHEMA_FILES = {"base": "base.schema.json", "team": "team.schema.json", "settings": "task-settings.schema.json"}
+SCHEMA_FILES = {"base": "base.schema.json", "team": "team.schema.json", "settings": "task-settings.schema.json",
+                "acknowledgements": "acknowledgements.schema.json"}
 ENV_NAME_PATTERN = "^[a-z][a-z0-9-]{0,31}$"
 LONG_ENUM = 8  # enums longer than this are shown grouped (dms.t3.{micro,small}) with a suggestion
 

@@ -28,6 +28,7 @@ from dmsctl.compiler import naming
 from dmsctl.compiler.build import CompileResult
 from dmsctl.deployer import handover, stack_deploy, task_control
 from dmsctl.deployer import plan as P
+from dmsctl.deployer.acknowledgements import plan_acknowledged, stale_reason
 from dmsctl.deployer.checks import Flags
 from dmsctl.deployer.diff import _tasks_in
 from dmsctl.deployer.errors import DmsctlError
@@ -35,7 +36,7 @@ from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.interrupt import Interrupt, Interrupted
 from dmsctl.deployer.live import LiveTask
 from dmsctl.deployer.lock import Lock, LockLost, default_owner
-from dmsctl.deployer.planner import Planned, make_plan
+from dmsctl.deployer.planner import Planned
 from dmsctl.deployer.progress import Progress
 from dmsctl.deployer.task_states import RUNNING, STARTABLE
 
@@ -102,9 +103,11 @@ class Applier:
 
     # -- the run ---------------------------------------------------------------------------
     def plan(self) -> Planned:
-        return make_plan(self.result, self.gw, self.flags)
+        return plan_acknowledged(self.result, self.gw, self.flags)
 
-    def run(self, expected_checksum: str | None = None, confirm: Callable[[P.Plan], bool] | None = None) -> int:
+    def run(self, expected: P.Plan | None = None, confirm: Callable[[P.Plan], bool] | None = None) -> int:
+        """Plan, check, then run the steps. `expected`: the reviewed plan (`apply --plan`): refused unless the
+        fresh plan is the same."""
         total = 0  # steps of the plan, once made
         try:
             self._check_account()
@@ -113,9 +116,8 @@ class Applier:
             plan = planned.plan
             total = len(plan.steps)
             self.record.plan_checksum = plan.checksum
-            if expected_checksum and expected_checksum != plan.checksum:
-                raise StalePlan("plan is stale: live state or config changed since it was made (checksum "
-                                f"{expected_checksum[:12]} != {plan.checksum[:12]}); re-run dmsctl plan")
+            if expected is not None and expected.checksum != plan.checksum:
+                raise StalePlan(stale_reason(expected, plan))
             if not plan.go:
                 blocking = [c for c in plan.checks if c.blocks]
                 lines = "\n".join(f"  {c.code}: {c.message}" for c in blocking)

@@ -30,6 +30,19 @@ class Flags:
     allow_drift: bool = False
     allow_interrupt: bool = False  # stop a task although a table of it is loading (P106): that load restarts
 
+    def names(self) -> tuple[str, ...]:
+        """The command-line flags these are."""
+        pairs = (("--allow-replace", self.allow_replace), ("--allow-delete", self.allow_delete),
+                 ("--allow-drift", self.allow_drift), ("--allow-interrupt", self.allow_interrupt))
+        return tuple(flag for flag, on in pairs if on)
+
+    def with_names(self, names: Iterable[str]) -> Flags:
+        """These flags and the named ones."""
+        names = set(names)
+        return Flags(self.allow_replace or "--allow-replace" in names, self.allow_delete or "--allow-delete" in names,
+                     self.allow_drift or "--allow-drift" in names,
+                     self.allow_interrupt or "--allow-interrupt" in names)
+
 
 def _check(code: str, message: str, *, team: str | None = None, task: str | None = None, table: str | None = None,
            severity: str = "error", flag: str | None = None, acknowledged: bool = False) -> P.Check:

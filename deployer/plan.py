@@ -7,6 +7,7 @@ Nothing here talks to AWS.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-PLAN_FORMAT = 2
+PLAN_FORMAT = 3
 
 # Table change kinds. "reload" = same source table, same task, version bumped (two steps).
 ADD, REMOVE, RELOAD, PAUSE, RESUME = "add", "remove", "reload", "pause", "resume"
@@ -138,6 +139,17 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Acknowledgement:
+    """What turned a no-go check into a warning for this plan: a command-line flag, or an entry of
+    configs/acknowledgements.yaml naming the plan (by the checksum of the plan made without it)."""
+
+    flag: str  # --allow-replace | --allow-delete | --allow-drift | --allow-interrupt
+    source: str  # "command line" | "configs/acknowledgements.yaml:4"
+    plan: str | None = None  # the checksum the entry names (file entries only)
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Summary:
     steps: int = 0
     stacks_to_create: int = 0
@@ -166,6 +178,12 @@ class Plan:
     steps: tuple[Step, ...]
     checks: tuple[Check, ...]
     summary: Summary = field(default_factory=Summary)
+    acknowledgements: tuple[Acknowledgement, ...] = ()
+    # The checksum of this plan made with the command line's flags only, before configs/acknowledgements.yaml
+    # was applied: what an entry of that file names to acknowledge it (None: made without that step). Not
+    # part of the checksummed data (it is a checksum itself): a plan with no flags and no entries has
+    # base_checksum == checksum.
+    base_checksum: str | None = field(default=None, compare=False)
     format: int = PLAN_FORMAT
 
     @property
@@ -183,7 +201,9 @@ class Plan:
         return 2 if self.has_changes else 0
 
     def canonical(self) -> dict[str, Any]:
-        return _plain_fields(self)
+        doc = _plain_fields(self)
+        doc.pop("base_checksum")
+        return doc
 
     def canonical_json(self) -> str:
         return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
@@ -193,10 +213,15 @@ class Plan:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def to_json(self) -> str:
-        """The plan file: canonical data plus its checksum and verdict (derived, not checksummed)."""
+        """The plan file: canonical data plus what is derived from it (not checksummed): its checksum, the
+        checksum an acknowledgement names, the verdict and the pull-request labels."""
         doc = self.canonical()
         doc["checksum"] = self.checksum
+        doc["base_checksum"] = self.base_checksum
         doc["go"] = self.go
+        from dmsctl.deployer.labels import plan_labels  # labels import this module
+
+        doc["labels"] = list(plan_labels(self))
         return json.dumps(doc, sort_keys=True, indent=2) + "\n"
 
 
@@ -223,10 +248,14 @@ def plan_from_json(text: str) -> Plan:
         raise ValueError(f"plan format {doc.get('format')!r} is not {PLAN_FORMAT}: re-run dmsctl plan")
     stored = doc.pop("checksum", None)
     doc.pop("go", None)
+    doc.pop("labels", None)
+    base_checksum = doc.pop("base_checksum", None)
 
     def build(cls: type[D], data: dict[str, Any]) -> D:
         kwargs = {}
         for f in fields(cls):
+            if not f.compare:
+                continue  # not checksummed data (Plan.base_checksum): set below
             value = data[f.name]
             kwargs[f.name] = _typed(f.type, value)
         return cls(**kwargs)
@@ -235,7 +264,8 @@ def plan_from_json(text: str) -> Plan:
         nested = {"tuple[TableChange, ...]": TableChange, "tuple[TaskChange, ...]": TaskChange,
                   "tuple[ResourceChange, ...]": ResourceChange, "tuple[StackChange, ...]": StackChange,
                   "tuple[TaskStart, ...]": TaskStart, "tuple[StackStep, ...]": StackStep,
-                  "tuple[Step, ...]": Step, "tuple[Check, ...]": Check}
+                  "tuple[Step, ...]": Step, "tuple[Check, ...]": Check,
+                  "tuple[Acknowledgement, ...]": Acknowledgement}
         if annotation in nested:
             return tuple(build(nested[annotation], v) for v in value)
         if annotation == "Summary":
@@ -244,7 +274,7 @@ def plan_from_json(text: str) -> Plan:
             return tuple(value)
         return value
 
-    plan = build(Plan, doc)
+    plan = dataclasses.replace(build(Plan, doc), base_checksum=base_checksum)
     if stored != plan.checksum:
         raise ValueError("plan file checksum does not match its content: it was edited or truncated")
     return plan

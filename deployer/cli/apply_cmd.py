@@ -53,7 +53,7 @@ def apply(ctx, env, plan_file, allow_replace, allow_delete, allow_drift, allow_i
     expected = None
     if plan_file:
         try:
-            expected = plan_from_json(Path(plan_file).read_text()).checksum
+            expected = plan_from_json(Path(plan_file).read_text())
         except (ValueError, KeyError, TypeError) as exc:
             raise DmsctlError(f"{plan_file}: not a usable plan file: {exc}") from None
     color = use_color(no_color)
@@ -79,7 +79,7 @@ def apply(ctx, env, plan_file, allow_replace, allow_delete, allow_drift, allow_i
 
     try:
         with handling_signals(interrupt, lambda message: click.echo(message, err=True)):
-            code = applier.run(expected_checksum=expected, confirm=confirm)
+            code = applier.run(expected=expected, confirm=confirm)
     finally:
         if fmt == "json":
             click.echo(json.dumps({"run": applier.record.as_dict(),

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
+from dmsctl.deployer.acknowledgements import plan_acknowledged
 from dmsctl.deployer.checks import Flags
 from dmsctl.deployer.cli.aws_options import aws_options, compiled, gateway
 from dmsctl.deployer.cli.context import config_dir, env_option, no_color_option, use_color
-from dmsctl.deployer.planner import make_plan
 
 
 def render(plan, fmt: str, color: bool) -> str:
@@ -48,7 +48,7 @@ def plan(ctx, env, fmt, out, markdown_out, allow_replace, allow_delete, allow_dr
     result = compiled(config_dir(ctx), env, lint)
     gw = gateway(result.require_tree().region, read_only=True, endpoint_url=endpoint_url, profile=profile,
                  max_attempts=max_attempts)
-    planned = make_plan(result, gw, Flags(allow_replace, allow_delete, allow_drift, allow_interrupt))
+    planned = plan_acknowledged(result, gw, Flags(allow_replace, allow_delete, allow_drift, allow_interrupt))
     click.echo(render(planned.plan, fmt, use_color(no_color)), nl=False)
     if out:
         Path(out).write_text(render(planned.plan, "json", False))

@@ -320,7 +320,7 @@ def test_stale_plan_is_refused_and_changes_nothing(harness, sandbox, tmp_path, w
     mark = sandbox.calls.mark()
     run = applier(harness, cfg)
     with pytest.raises(StalePlan, match="plan is stale: .*re-run dmsctl plan"):
-        run.run(expected_checksum=reviewed.checksum)
+        run.run(expected=reviewed)
     calls = sandbox.calls.since(mark)
     assert resource_mutations(calls) == []
     # the state table only saw the lock come and go and the run record of the refusal
@@ -328,7 +328,7 @@ def test_stale_plan_is_refused_and_changes_nothing(harness, sandbox, tmp_path, w
     assert run.record.result == "failed" and lock_holder(harness, cfg) is None
 
     fresh = harness.plan(cfg)[0].plan
-    assert applier(harness, cfg).run(expected_checksum=fresh.checksum) == 0
+    assert applier(harness, cfg).run(expected=fresh) == 0
     assert_safe_and_converged(harness, sandbox, cfg)
 
 

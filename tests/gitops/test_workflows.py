@@ -38,6 +38,7 @@ from tests.gitops.workflows import (
 from tests.helpers import EXAMPLES, REPO
 
 ALLOWED_PERMISSIONS = {("contents", "read"), ("id-token", "write"), ("pull-requests", "write")}
+LABELS_JOB_PERMISSIONS = {"issues": "write", "pull-requests": "write"}  # plan.yml's labels job only
 ROLE_STEP = "aws-actions/configure-aws-credentials@"
 COMMENT_STEP = "peter-evans/create-or-update-comment@"
 
@@ -70,8 +71,11 @@ def test_events_and_permissions_are_minimal(path):
     for name, job in doc["jobs"].items():
         perms = job.get("permissions")
         assert isinstance(perms, dict), f"{name}: permissions must be an explicit mapping (never write-all)"
-        assert set(perms.items()) <= ALLOWED_PERMISSIONS, name
         uses = [s["uses"] for s in job.get("steps", []) if "uses" in s]
+        if (path.name, name) == ("plan.yml", "labels"):  # reads plan files only: never the pull request's code
+            assert perms == LABELS_JOB_PERMISSIONS and not any(u.startswith("actions/checkout@") for u in uses)
+            continue
+        assert set(perms.items()) <= ALLOWED_PERMISSIONS, name
         assert ("id-token" in perms) == any(u.startswith(ROLE_STEP) for u in uses), name
         assert ("pull-requests" in perms) == any(u.startswith(COMMENT_STEP) for u in uses), name
         for u in uses:
@@ -417,3 +421,36 @@ def test_deploy_summarises_what_a_cancelled_run_left_read_only():
         after = step(load("deploy.yml")["jobs"][job], "After a cancelled deploy")
         assert after["if"].startswith("cancelled()")
         assert "dmsctl plan" in after["run"] and "dmsctl apply" not in after["run"]
+
+
+FAKE_GH = """echo "gh $*" >> gh.log
+if [ "$1 $2" = "pr view" ]; then printf '%s\\n' $CURRENT_LABELS; fi"""
+
+
+def _plans(tmp_path: Path, **labels: list[str]) -> None:
+    for env, names in labels.items():
+        (tmp_path / "plans" / f"plan-{env}").mkdir(parents=True)
+        (tmp_path / "plans" / f"plan-{env}" / "plan.json").write_text(json.dumps({"labels": names}))
+
+
+def test_labels_are_the_union_of_the_plans_and_stale_ones_go(tmp_path):
+    from dmsctl.deployer.labels import LABELS
+
+    script = step(load("plan.yml")["jobs"]["labels"], "Labels")["run"]
+    assert set(re.search(r'known="([^"]+)"', script).group(1).split()) == set(LABELS)
+    _plans(tmp_path, staging=["dmsctl:stop", "dmsctl:reload"], prod=["dmsctl:stop", "dmsctl:evil;rm -rf"])
+    proc, _ = run_script(script, tmp_path, {"PR": "7", "CURRENT_LABELS": "dmsctl:stop dmsctl:no-go team:food"},
+                         {"gh": FAKE_GH})
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "gh.log").read_text().splitlines()
+    assert "gh pr edit 7 --add-label dmsctl:reload" in calls
+    assert "gh pr edit 7 --remove-label dmsctl:no-go" in calls  # stale: no plan says it any more
+    assert not any("dmsctl:stop" in c and "edit" in c for c in calls)  # already there, still wanted
+    assert not any("team:food" in c or "evil" in c for c in calls)  # not ours / not a known name
+
+
+def test_labels_are_left_alone_when_no_plan_finished(tmp_path):
+    script = step(load("plan.yml")["jobs"]["labels"], "Labels")["run"]
+    proc, _ = run_script(script, tmp_path, {"PR": "7", "CURRENT_LABELS": "dmsctl:no-go"}, {"gh": FAKE_GH})
+    assert proc.returncode == 0 and "labels left as they are" in proc.stdout
+    assert not (tmp_path / "gh.log").exists()
