@@ -179,13 +179,23 @@ def _body(template: dict) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def _with_hash_output(template: dict) -> tuple[dict, str]:
-    """Add an output carrying the template's own hash, so a planner can tell from DescribeStacks
-    alone whether a deployed stack still has this exact template (no GetTemplate needed)."""
-    sha = hashlib.sha256(_body(template).encode()).hexdigest()
-    template.setdefault("Outputs", {})[HASH_OUTPUT] = {
+def _with_hash_output(template: dict) -> tuple[str, str]:
+    """(body, sha): the body with an output carrying the template's own hash (of the body without it), so
+    a planner can tell from DescribeStacks alone whether a deployed stack still has this exact template
+    (no GetTemplate needed). Each top-level section is encoded once: canonical compact JSON of a mapping
+    is its sorted `"key":value` pairs joined by commas, so only Outputs is encoded twice."""
+    parts = {key: _body(value) for key, value in template.items()}
+    sha = hashlib.sha256(_join(parts).encode()).hexdigest()
+    outputs = dict(template.get("Outputs") or {})
+    outputs[HASH_OUTPUT] = {
         "Description": "sha256 of this template without this output (written by dmsctl compile)", "Value": sha}
-    return template, sha
+    template["Outputs"] = outputs
+    parts["Outputs"] = _body(outputs)
+    return _join(parts), sha
+
+
+def _join(parts: dict[str, str]) -> str:
+    return "{" + ",".join(f"{_body(key)}:{parts[key]}" for key in sorted(parts)) + "}"
 
 
 def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnostic]]:
@@ -211,8 +221,8 @@ def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnos
             continue
         payloads = {t["model"].name: (t["mappings"], t["settings"]) for t in ctx.get("tasks", ())}
         tasks = _compiled_tasks(config, owner, payloads, ctx.get("group")) if owner is not None else ()
-        template, sha = _with_hash_output(template)
-        stacks.append(CompiledStack(name=name, kind=kind, team=owner.name if owner else None, body=_body(template),
+        body, sha = _with_hash_output(template)
+        stacks.append(CompiledStack(name=name, kind=kind, team=owner.name if owner else None, body=body,
                                     tasks=tasks, template_sha256=sha))
     return stacks, diags
 
