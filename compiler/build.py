@@ -237,8 +237,7 @@ def compile_config(config: ConfigTree, linter: Linter | None = None) -> CompileR
     for s in stats:
         diags += limits.check(s)
     if linter is not None:
-        for stack in stacks:
-            diags += linter.lint(stack.name, stack.body, config.env.region)
+        diags += linter.lint_all([(stack.name, stack.body) for stack in stacks], config.env.region)
     env = config.env
     tree = CompiledTree(env=env.name, account_id=env.account_id, region=env.region,
                         resource_prefix=config.base.resource_prefix, datalake_bucket=env.datalake_bucket,
