@@ -19,15 +19,16 @@ import json
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
-from multiprocessing import get_all_start_methods, get_context
-from multiprocessing.context import BaseContext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dmsctl.compiler.diagnostics import Diagnostic, Severity
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 # Informational cfn-lint rules that do not apply to generated templates.
 IGNORED_RULES = frozenset({"I3011", "I3013", "I3042", "W3005"})
@@ -84,6 +85,8 @@ def _lint_job(job: tuple[str, str]) -> list[LintFinding]:
 def _start_method() -> BaseContext:
     """fork when this process runs no other thread (the workers start at once, and need no __main__ they
     can re-import); otherwise spawn, since forking a process that holds threads can copy a held lock."""
+    from multiprocessing import get_all_start_methods, get_context
+
     if threading.active_count() == 1 and "fork" in get_all_start_methods():
         return get_context("fork")
     return get_context("spawn")
@@ -139,6 +142,8 @@ class Linter:
         missing = [i for i, r in enumerate(results) if r is None]
         workers = self.workers if self.workers is not None else workers_for(len(missing))
         if workers > 1 and len(missing) > 1:
+            from concurrent.futures import ProcessPoolExecutor  # imported only when a pool is needed
+
             with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=_start_method()) as pool:
                 chunk = max(1, len(missing) // (workers * 4))
                 fresh = list(pool.map(_lint_job, [jobs[i] for i in missing], chunksize=chunk))
