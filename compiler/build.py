@@ -175,7 +175,7 @@ def _compiled_tasks(config: ConfigTree, team: Team, payloads: dict | None = None
 HASH_OUTPUT = "DmsctlTemplateSha256"
 
 
-def _body(template: dict) -> str:
+def _body(template: object) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 

@@ -75,6 +75,14 @@ def _all(checks: list[Check]) -> Check:
     return lambda v: all(c(v) for c in checks)
 
 
+def _any(checks: list[Check]) -> Check:
+    return lambda v: any(c(v) for c in checks)
+
+
+def _exactly_one(checks: list[Check]) -> Check:
+    return lambda v: sum(1 for c in checks if c(v)) == 1
+
+
 class _Compiler:
     """Compiles the schemas of one directory; `$ref`s resolve by file name (or `$id`) and JSON pointer."""
 
@@ -120,7 +128,7 @@ class _Compiler:
         if "type" in schema:
             names = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
             tests = [_TYPES[n] for n in names]
-            checks.append(tests[0] if len(tests) == 1 else (lambda v, tests=tests: any(t(v) for t in tests)))
+            checks.append(tests[0] if len(tests) == 1 else _any(tests))
         if "enum" in schema:
             allowed = frozenset(canonical(o) for o in schema["enum"])
             checks.append(lambda v: canonical(v) in allowed)
@@ -134,10 +142,7 @@ class _Compiler:
         for word, need_one in (("oneOf", True), ("anyOf", False)):
             if word in schema:
                 branches = [self.schema(s, base) for s in schema[word]]
-                if need_one:
-                    checks.append(lambda v, b=branches: sum(1 for c in b if c(v)) == 1)
-                else:
-                    checks.append(lambda v, b=branches: any(c(v) for c in b))
+                checks.append(_exactly_one(branches) if need_one else _any(branches))
         return _all(checks)
 
     def _object(self, schema: dict[str, Any], base: str) -> list[Check]:
