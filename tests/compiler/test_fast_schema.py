@@ -68,10 +68,10 @@ def _removed(doc: object, path: tuple) -> object:
 
 
 def _mutations(doc: object) -> Iterator[object]:
-    for path in _paths(doc):
+    for n, path in enumerate(_paths(doc)):
         if not path:
             continue
-        for wrong in WRONG_VALUES:
+        for wrong in WRONG_VALUES[n % 3::3]:  # a third of the wrong values per place, each used everywhere
             yield _replaced(doc, path, wrong)
         yield _removed(doc, path)
         parent = _removed(doc, path)  # the same place, with an unknown key next to it
@@ -106,7 +106,7 @@ def test_both_agree_on_every_mutation_of_the_examples(corpus):
             assert _fast_valid(kind, mutated) == expected, (kind, mutated)
             checked += 1
             invalid += not expected
-    assert checked > 3000 and 0 < invalid < checked  # both outcomes are exercised
+    assert checked > 1500 and 0 < invalid < checked  # both outcomes are exercised
 
 
 @pytest.mark.parametrize(("schema", "good", "bad"), [
