@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import bench_apply, bench_plan, child, report
+from benchmarks import bench_apply, bench_compile, bench_plan, child, report
 from benchmarks.generate import REPO, add_table, generate, team_name
 from benchmarks.sandbox_proc import SandboxProcess, seed, use_fake_credentials
 from dmsctl.compiler import naming
@@ -43,8 +43,16 @@ def _args(argv) -> argparse.Namespace:
     p.add_argument(
         "--workdir", default=None, help="where generated trees go (default: a temporary directory)"
     )
+    p.add_argument("--growth-teams", default=",".join(map(str, bench_compile.GROWTH_TEAMS)),
+                   help="team counts of the compile growth curve ('' to skip it)")
+    p.add_argument("--growth-tables", default=",".join(map(str, bench_compile.GROWTH_TABLES)),
+                   help="table counts of one team in the compile growth curve")
     args = p.parse_args(argv)
     args.sizes = [10, 50] if args.quick else sorted(int(s) for s in args.sizes.split(","))
+    args.growth_teams = tuple(int(s) for s in args.growth_teams.split(",") if s)
+    args.growth_tables = tuple(int(s) for s in args.growth_tables.split(",") if s)
+    if args.quick:
+        args.growth_teams, args.growth_tables = args.growth_teams[:3], args.growth_tables[:2]
     return args
 
 
@@ -120,6 +128,11 @@ def main(argv=None) -> int:
                 "plan_mib": child.run("plan-memory", proc.url, work / f"teams-{big}-changed")["mib"],
                 "method": "tracemalloc peak of Python allocations, each in a fresh process",
             }
+        print("  compile growth, start-up, warm validate…", file=sys.stderr, flush=True)
+        res["compile_growth"] = bench_compile.growth(work, args.growth_teams, args.growth_tables, args.seed,
+                                                     args.repeat)
+        res["startup"] = bench_compile.startup()
+        res["warm_validate"] = bench_compile.warm_validate(REPO / "sandbox" / "scenarios" / "demo" / "current")
         print(f"  apply: {2 * args.k + 1} teams, k = {args.k}…", file=sys.stderr, flush=True)
         res["apply"] = bench_apply.measure(
             work, args.k, args.tasks, args.tables, args.seed, args.clock_factor, args.cfn_latency

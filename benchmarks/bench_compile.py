@@ -1,15 +1,21 @@
-"""Compile + validate time, cfn-lint time (cold cache, then warm after a one-team change), peak memory."""
+"""Compile + validate time, cfn-lint time (cold cache, then warm after a one-team change), peak memory; the
+compile growth curve (teams, tables of one team), `dmsctl --help` start-up and a warm `dmsctl validate`."""
 
 from __future__ import annotations
 
+import math
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
 from dmsctl.compiler.build import compile_tree
-from dmsctl.compiler.lint import Linter
+from dmsctl.compiler.lint import Linter, workers_for
 
 
 def _compiled_ok(config_dir: Path, linter: Linter | None = None):
@@ -65,6 +71,8 @@ def lint_time(before: Path, after: Path) -> dict:
         "warm_linted": warm.linted,
         "warm_cached": warm.cached,
         "templates": len(new.tree.stacks),
+        "workers": workers_for(cold.linted),  # processes the cold run linted with (os.cpu_count())
+        "cores": os.cpu_count(),
         "changed_templates": changed,
         "lint_errors": len(errors),
         "first_errors": errors[:3],
@@ -80,3 +88,88 @@ def peak_memory(fn) -> tuple[object, float]:
     finally:
         tracemalloc.stop()
     return out, round(peak / 2**20, 1)
+
+
+# --- growth, start-up and a warm validate -----------------------------------------------------------------
+
+GROWTH_TEAMS = (1, 10, 50, 200, 500)  # teams of 3 tasks x 50 tables
+GROWTH_TABLES = (1_000, 5_000, 10_000, 20_000)  # tables of one team
+# tables per task on average (the generator's first task is up to 3x larger), each task in its own stack:
+# every task stays under DMS's and CloudFormation's limits (E303/E304)
+TABLES_PER_TASK_STACK = 400
+
+
+def one_big_team(dest: Path, tables: int, seed: int) -> Path:
+    """One team of `tables` tables, about 400 per task, each task in its own task stack (the way a team
+    that large has to be split: E303/E304)."""
+    import yaml
+
+    from benchmarks.generate import generate
+
+    tasks = max(1, -(-tables // TABLES_PER_TASK_STACK))
+    root = generate(dest, 1, tasks=tasks, tables=tables, seed=seed)
+    for path in sorted((root / "teams").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        for n, task in enumerate(doc["tasks"].values()):
+            task["stack"] = f"part{n}"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return root
+
+
+def slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of log(y) over log(x): 1.0 is linear growth, 2.0 quadratic."""
+    pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y > 0]
+    if len(pts) < 2:
+        return None
+    mx, my = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
+    var = sum((x - mx) ** 2 for x, _ in pts)
+    return round(sum((x - mx) * (y - my) for x, y in pts) / var, 2) if var else None
+
+
+def growth(work: Path, teams: tuple[int, ...], tables: tuple[int, ...], seed: int, repeat: int) -> dict:
+    """Compile CPU seconds (fresh process, median of warm runs) as the tree grows in teams, and as one team
+    grows in tables, with the fitted log-log slope of each curve."""
+    from benchmarks import child
+    from benchmarks.generate import generate
+
+    by_teams = []
+    for n in teams:
+        tree = generate(work / f"growth-teams-{n}", n, tasks=3, tables=50, seed=seed)
+        by_teams.append({"teams": n, "cpu_seconds": child.run("compile", tree, repeat)["cpu_seconds"]})
+    by_tables = []
+    for n in tables:
+        tree = one_big_team(work / f"growth-tables-{n}", n, seed)
+        by_tables.append({"tables": n, "cpu_seconds": child.run("compile", tree, repeat)["cpu_seconds"]})
+    return {"teams": by_teams, "teams_slope": slope([(r["teams"], r["cpu_seconds"]) for r in by_teams]),
+            "tables": by_tables, "tables_slope": slope([(r["tables"], r["cpu_seconds"]) for r in by_tables])}
+
+
+def _child_cpu(cmd: list[str], runs: int, env: dict | None = None) -> float:
+    """Mean CPU seconds (user + system) of `runs` runs of `cmd`, from the children's resource usage."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for _ in range(runs):
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / runs
+
+
+def _dmsctl() -> list[str]:
+    return [sys.executable, "-m", "dmsctl.deployer.cli"]
+
+
+def startup(runs: int = 10) -> dict:
+    """CPU of `dmsctl --help` next to `python -c "import click"` (the floor any click CLI pays)."""
+    click_cpu = _child_cpu([sys.executable, "-c", "import click"], runs)
+    help_cpu = _child_cpu([*_dmsctl(), "--help"], runs)
+    return {"help_cpu_seconds": round(help_cpu, 3), "import_click_cpu_seconds": round(click_cpu, 3),
+            "ratio": round(help_cpu / click_cpu, 2) if click_cpu else None, "runs": runs}
+
+
+def warm_validate(config_dir: Path, runs: int = 5) -> dict:
+    """CPU of `dmsctl validate` (every environment, cfn-lint on) once its lint cache is warm."""
+    with tempfile.TemporaryDirectory(prefix="dmsctl-bench-cache-") as cache:
+        env = {**os.environ, "DMSCTL_CACHE_DIR": cache}
+        cmd = [*_dmsctl(), "--config-dir", str(config_dir), "validate"]
+        code = subprocess.run(cmd, capture_output=True, env=env, check=False).returncode  # warms the cache
+        cpu = _child_cpu(cmd, runs, env)
+    return {"cpu_seconds": round(cpu, 3), "exit_code": code, "runs": runs, "config_dir": str(config_dir)}

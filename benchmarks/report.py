@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-COMPILE_LIMIT_S = 2.0
+COMPILE_CPU_LIMIT_S = 1.0  # compile + validate at the largest size, CPU seconds (issue 16)
+HELP_RATIO_MAX = 2.5  # `dmsctl --help` CPU / `python -c "import click"` CPU
+WARM_VALIDATE_LIMIT_S = 0.6  # `dmsctl validate` of the example tree with a warm lint cache, CPU seconds
 PLAN_SLACK = 2
 REFRESH_RATIO_MIN = 10.0
 PARALLEL_RATIO_MAX = 1.5
@@ -48,12 +50,13 @@ def targets(res: dict) -> list[dict]:
             refresh >= REFRESH_RATIO_MIN,
         ),
         _target(
-            f"compile + validate, no cfn-lint ({label})",
-            big["compile"]["seconds"],
-            f"< {COMPILE_LIMIT_S:g} s",
-            big["compile"]["seconds"] < COMPILE_LIMIT_S,
-            "median of warm runs",
+            f"compile + validate CPU, no cfn-lint ({label})",
+            big["compile"]["cpu_seconds"],
+            f"<= {COMPILE_CPU_LIMIT_S:g} s",
+            big["compile"]["cpu_seconds"] <= COMPILE_CPU_LIMIT_S,
+            f"median of warm runs; wall {big['compile']['seconds']} s",
         ),
+        *_compile_targets(res, sizes),
         _target(
             "cfn-lint re-runs only changed templates (every size)",
             {s["teams"]: f"{s['lint']['warm_linted']}/{s['lint']['changed_templates']}" for s in sizes},
@@ -77,6 +80,41 @@ def targets(res: dict) -> list[dict]:
             f"with --parallel {k}: {wide / one:.2f}",
         ),
     ]
+
+
+def _compile_targets(res: dict, sizes: list[dict]) -> list[dict]:
+    """Start-up, warm validate and the parallel cold cfn-lint (present when the run measured them)."""
+    out = []
+    if "startup" in res:
+        up = res["startup"]
+        out.append(_target('`dmsctl --help` CPU / `python -c "import click"` CPU', up["ratio"],
+                           f"<= {HELP_RATIO_MAX:g}", up["ratio"] is not None and up["ratio"] <= HELP_RATIO_MAX,
+                           f"{up['help_cpu_seconds']} s / {up['import_click_cpu_seconds']} s"))
+    if "warm_validate" in res:
+        wv = res["warm_validate"]
+        out.append(_target("`dmsctl validate` CPU, warm lint cache (example tree)", wv["cpu_seconds"],
+                           f"<= {WARM_VALIDATE_LIMIT_S:g} s",
+                           wv["exit_code"] == 0 and wv["cpu_seconds"] <= WARM_VALIDATE_LIMIT_S))
+    from dmsctl.compiler.lint import workers_for
+
+    pooled = all(s["lint"].get("workers") == workers_for(s["lint"]["cold_linted"], s["lint"].get("cores"))
+                 and s["lint"]["cold_linted"] == s["lint"]["templates"] for s in sizes)
+    out.append(_target("cfn-lint cold in parallel, one process per core (every size)",
+                       {s["teams"]: f"{s['lint']['cold_seconds']} s, {s['lint'].get('workers')} proc."
+                        for s in sizes},
+                       "workers == min(cores, templates / 8)", pooled,
+                       f"{sizes[-1]['lint'].get('cores')} cores; every template linted"))
+    return out
+
+
+def _growth_lines(res: dict) -> list[str]:
+    g = res.get("compile_growth")
+    if not g:
+        return []
+    teams = ", ".join(f"{r['teams']}: {r['cpu_seconds']}" for r in g["teams"])
+    tables = ", ".join(f"{r['tables']:,}: {r['cpu_seconds']}" for r in g["tables"])
+    return ["", f"Compile growth (CPU s, fresh process): by teams of 3 x 50 tables {teams} (log-log slope "
+            f"{g['teams_slope']}); one team by tables {tables} (slope {g['tables_slope']})."]
 
 
 def _row(cells) -> str:
@@ -145,6 +183,7 @@ def markdown(res: dict) -> str:
         f"Peak memory at {mem['teams']} teams (tracemalloc): compile {mem['compile_mib']} MiB, "
         f"plan {mem['plan_mib']} MiB (each measured in a fresh process)",
     ]
+    out += _growth_lines(res)
     a = res["apply"]
     out += [
         "",

@@ -178,17 +178,27 @@ def _compiled_tasks(config: ConfigTree, team: Team, payloads: dict | None = None
 HASH_OUTPUT = "DmsctlTemplateSha256"
 
 
-def _body(template: dict) -> str:
+def _body(template: object) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def _with_hash_output(template: dict) -> tuple[dict, str]:
-    """Add an output carrying the template's own hash, so a planner can tell from DescribeStacks
-    alone whether a deployed stack still has this exact template (no GetTemplate needed)."""
-    sha = hashlib.sha256(_body(template).encode()).hexdigest()
-    template.setdefault("Outputs", {})[HASH_OUTPUT] = {
+def _with_hash_output(template: dict) -> tuple[str, str]:
+    """(body, sha): the body with an output carrying the template's own hash (of the body without it), so
+    a planner can tell from DescribeStacks alone whether a deployed stack still has this exact template
+    (no GetTemplate needed). Each top-level section is encoded once: canonical compact JSON of a mapping
+    is its sorted `"key":value` pairs joined by commas, so only Outputs is encoded twice."""
+    parts = {key: _body(value) for key, value in template.items()}
+    sha = hashlib.sha256(_join(parts).encode()).hexdigest()
+    outputs = dict(template.get("Outputs") or {})
+    outputs[HASH_OUTPUT] = {
         "Description": "sha256 of this template without this output (written by dmsctl compile)", "Value": sha}
-    return template, sha
+    template["Outputs"] = outputs
+    parts["Outputs"] = _body(outputs)
+    return _join(parts), sha
+
+
+def _join(parts: dict[str, str]) -> str:
+    return "{" + ",".join(f"{_body(key)}:{parts[key]}" for key in sorted(parts)) + "}"
 
 
 def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnostic]]:
@@ -214,8 +224,8 @@ def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnos
             continue
         payloads = {t["model"].name: (t["mappings"], t["settings"]) for t in ctx.get("tasks", ())}
         tasks = _compiled_tasks(config, owner, payloads, ctx.get("group")) if owner is not None else ()
-        template, sha = _with_hash_output(template)
-        stacks.append(CompiledStack(name=name, kind=kind, team=owner.name if owner else None, body=_body(template),
+        body, sha = _with_hash_output(template)
+        stacks.append(CompiledStack(name=name, kind=kind, team=owner.name if owner else None, body=body,
                                     tasks=tasks, template_sha256=sha))
     return stacks, diags
 
@@ -230,8 +240,7 @@ def compile_config(config: ConfigTree, linter: Linter | None = None) -> CompileR
     for s in stats:
         diags += limits.check(s)
     if linter is not None:
-        for stack in stacks:
-            diags += linter.lint(stack.name, stack.body, config.env.region)
+        diags += linter.lint_all([(stack.name, stack.body) for stack in stacks], config.env.region)
     env = config.env
     tree = CompiledTree(env=env.name, account_id=env.account_id, region=env.region,
                         resource_prefix=config.base.resource_prefix, datalake_bucket=env.datalake_bucket,

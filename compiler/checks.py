@@ -7,6 +7,7 @@ import difflib
 import json
 from collections import defaultdict
 from collections.abc import Iterator
+from functools import lru_cache
 
 from dmsctl.compiler import naming, schedules
 from dmsctl.compiler.diagnostics import Diagnostic, Position, Severity
@@ -58,6 +59,17 @@ def check_references(tree: ConfigTree, team: Team) -> Iterator[Diagnostic]:
                                 + _did_you_mean(task.target, (t.name for t in tree.base.targets)), task.target_pos)
 
 
+@lru_cache(maxsize=65536)
+def _real_version(digits: str) -> bool:
+    """Whether vYYYYMMDDHHMM's digits are a real date and time (strptime's answer, once per distinct value:
+    a tree repeats a few thousand versions over its tables)."""
+    try:
+        dt.datetime.strptime(digits, "%Y%m%d%H%M")
+    except ValueError:
+        return False
+    return True
+
+
 def check_tables(team: Team) -> Iterator[Diagnostic]:
     for task in team.tasks:
         seen: dict[tuple[str, str], Position] = {}
@@ -69,9 +81,7 @@ def check_tables(team: Team) -> Iterator[Diagnostic]:
                                     "the new version in a second task", table.pos)
             else:
                 seen[key] = table.pos
-            try:
-                dt.datetime.strptime(table.version[1:], "%Y%m%d%H%M")
-            except ValueError:
+            if not _real_version(table.version[1:]):
                 yield Diagnostic.at("E208", f"table {table.name}: version '{table.version}' is not a real "
                                     "date and time (vYYYYMMDDHHMM)", table.pos)
         if not task.active_tables:

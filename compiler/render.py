@@ -1,16 +1,22 @@
 """Render the CloudFormation templates from templates/*.j2 with Jinja2.
 
 StrictUndefined: a missing value is an error naming the template and line, never an empty
-string. Every value that lands in the YAML goes through the `json` filter (JSON is valid YAML),
-so no name or description can change the template's structure.
+string. Every value that lands in the YAML goes through the `json` filter, so no name or description
+can change the template's structure. While a template renders, the filter writes a short placeholder
+("@v17@") instead of the value's JSON and keeps a plain copy of the value; the rendered YAML is then
+only the template's own skeleton, and each placeholder is replaced by its value after parsing. The
+result is the data the JSON text would have parsed to, without encoding the values (TableMappings
+run to megabytes) and parsing them back.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import jinja2
 import yaml
@@ -45,11 +51,65 @@ def to_json(value: object) -> str:
     return text.replace("\x7f", "\\u007f")
 
 
+# The values of the template being rendered (placeholder n -> value); None outside render_template.
+_VALUES: ContextVar[list[object] | None] = ContextVar("dmsctl_template_values", default=None)
+_PLACEHOLDER = re.compile(r"@v(\d+)@")
+
+
+def _key(key: object) -> str:
+    """A mapping key as JSON writes it (json.dumps turns 1, true, null into "1", "true", "null")."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def plain(value: object) -> object:
+    """A fresh copy of `value` as JSON data (tuples as lists), or the error to_json would raise: a missing
+    value names itself (StrictUndefined), anything else that JSON cannot hold is a TypeError."""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {_key(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return plain(_json_default(value))
+
+
+def _json_filter(value: object) -> str:
+    values = _VALUES.get()
+    if values is None:
+        return to_json(value)
+    values.append(plain(value))
+    return f'"@v{len(values) - 1}@"'
+
+
+_STR = "tag:yaml.org,2002:str"
+_SCALARS = yaml.constructor.SafeConstructor()  # the other scalar types, exactly as safe_load builds them
+
+
+def _filled(node: yaml.Node, values: list[object]) -> object:
+    """The data of a composed skeleton (what safe_load builds: the templates use no merge keys), with
+    every placeholder replaced by its value."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag != _STR:
+            return _SCALARS.construct_object(node)
+        text = node.value
+        found = _PLACEHOLDER.fullmatch(text) if text.startswith("@v") else None
+        return values[int(found.group(1))] if found else text
+    if isinstance(node, yaml.SequenceNode):
+        return [_filled(item, values) for item in node.value]
+    return {_filled(k, values): _filled(v, values) for k, v in node.value}
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), undefined=jinja2.StrictUndefined,
                              autoescape=False, keep_trailing_newline=True)
-    env.filters["json"] = to_json
+    env.filters["json"] = _json_filter
     return env
 
 
@@ -64,18 +124,29 @@ def _template_line(exc: BaseException, name: str) -> int:
 
 def render_template(name: str, context: dict) -> dict:
     """Render templates/<name> and parse the result; errors are RenderError with template:line."""
+    values: list[object] = []
+    token = _VALUES.set(values)
     try:
         text = _environment().get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(name, exc.lineno or 0, exc.message or str(exc)) from None
     except jinja2.TemplateError as exc:
         raise RenderError(name, _template_line(exc, name), str(exc)) from None
+    finally:
+        _VALUES.reset(token)
+    # libyaml when present (the same nodes as the pure-Python composer, several times faster)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
-        # libyaml when present: the same result as yaml.safe_load, several times faster on big templates
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        skeleton = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
         raise RenderError(name, line, f"rendered output is not valid YAML: {exc.problem}") from None
+    finally:
+        loader.dispose()
+    filled = _filled(skeleton, values) if skeleton is not None else None
+    if not isinstance(filled, dict):
+        raise RenderError(name, 0, "rendered output is not a mapping")
+    return filled
 
 
 def _tags(tree: ConfigTree, **extra: str) -> list[dict]:
@@ -121,10 +192,15 @@ def _secret_arn(tree: ConfigTree, source: Source) -> str:
     return f"arn:aws:secretsmanager:{tree.env.region}:{tree.env.account_id}:secret:{source.secret_id}-*"
 
 
+@lru_cache(maxsize=4096)
+def settings_json(overrides_json: str) -> str:
+    """ReplicationTaskSettings JSON for a task's overrides (most tasks share the defaults: built once)."""
+    return json.dumps(task_settings(overrides_json), sort_keys=True, separators=(",", ":"))
+
+
 def task_payload(team: Team, task: Task) -> tuple[str, str]:
     """(TableMappings JSON, ReplicationTaskSettings JSON) exactly as they go into the template."""
-    settings = json.dumps(task_settings(task.settings_overrides), sort_keys=True, separators=(",", ":"))
-    return mappings_json(build_mappings(team.name, task)), settings
+    return mappings_json(build_mappings(team.name, task)), settings_json(task.settings_overrides)
 
 
 def _task_entries(tree: ConfigTree, team: Team, tasks, imported: bool) -> list[dict]:

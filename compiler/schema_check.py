@@ -6,7 +6,8 @@ matches only at the very end, while Python's `$` also matches before a final new
 (`ecma_pattern`), and checks `uniqueItems` in linear time (jsonschema's own check is quadratic for
 lists it cannot sort), reporting where the first copy is. Messages say what a value must be, in words:
 each schema `pattern` carries a `patternErrorMessage` (the editor convention) that is shown instead of
-the regular expression.
+the regular expression. A valid file is recognised by the compiled yes/no check of fast_schema.py;
+jsonschema only walks the files that check rejects, to say why.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from referencing import Registry, Resource
 
 from dmsctl.compiler.data import schemas_dir
 from dmsctl.compiler.diagnostics import Diagnostic
+from dmsctl.compiler.fast_schema import checker
 from dmsctl.compiler.yamlsource import SourceDoc
 
 SCHEMA_DIR = schemas_dir()
@@ -328,6 +330,8 @@ def check_schema(doc: SourceDoc, kind: str) -> list[Diagnostic]:
     if not isinstance(doc.data, dict):
         got = "an empty file" if doc.data is None else f"a {type(doc.data).__name__}"
         return [Diagnostic.at("E106", f"expected a mapping of {kind} settings, got {got}", doc.pos(()))]
+    if checker(SCHEMA_FILES[kind])(doc.data):  # valid: the fast check is enough (fast_schema.py)
+        return []
     diags = []
     for error in validator(kind).iter_errors(doc.data):
         for leaf in _leaf_errors(error):

@@ -156,11 +156,27 @@ class _Composed(Enum):
 _FAILED = _Composed.FAILED
 
 
+def _has_anchor(loader_class: type, text: str) -> bool:
+    """Whether libyaml's parser sees an anchor or an alias (or an error) in `text`: the events say it,
+    composed nodes do not. `&` and `*` are mostly text (cron's `*`), and this pass is C too."""
+    loader = loader_class(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
+                return True
+        return False
+    except yaml.YAMLError:
+        return True
+    finally:
+        loader.dispose()
+
+
 def _compose_fast(text: str) -> Node | None | Literal[_Composed.FAILED]:
-    """libyaml's composer (C, same nodes and marks) for text that cannot hold an anchor or alias;
+    """libyaml's composer (C, same nodes and marks) for text without an anchor or alias;
     _FAILED when it cannot be used or the text has an error (the Python path below then reports it)."""
     loader_class = getattr(yaml, "CSafeLoader", None)
-    if loader_class is None or "&" in text or "*" in text:
+    if loader_class is None or (("&" in text or "*" in text) and _has_anchor(loader_class, text)):
         return _FAILED
     loader = loader_class(text)
     try:

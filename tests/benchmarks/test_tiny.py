@@ -60,6 +60,10 @@ def test_runner_end_to_end_on_a_tiny_tree(tmp_path):
             str(out),
             "--workdir",
             str(tmp_path / "work"),
+            "--growth-teams",
+            "1,2",
+            "--growth-tables",
+            "20,40",
         ]
     )
     res = json.loads(out.read_text())
@@ -81,4 +85,9 @@ def test_runner_end_to_end_on_a_tiny_tree(tmp_path):
         r = res["apply"][run]
         assert r["exit_code"] == 0, r["error"]
         assert r["tasks_stopped"] == r["tasks_changed_running"] > 0 and r["wall_seconds_real"] > 0
-    assert len(res["targets"]) == 6 and all(isinstance(t["pass"], bool) for t in res["targets"])
+    assert len(res["targets"]) == 9 and all(isinstance(t["pass"], bool) for t in res["targets"])
+    growth = res["compile_growth"]
+    assert [r["teams"] for r in growth["teams"]] == [1, 2] and [r["tables"] for r in growth["tables"]] == [20, 40]
+    assert isinstance(growth["teams_slope"], float) and isinstance(growth["tables_slope"], float)
+    assert res["startup"]["ratio"] > 0 and res["warm_validate"]["exit_code"] == 0
+    assert size["lint"]["workers"] >= 1
