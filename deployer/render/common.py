@@ -90,6 +90,10 @@ def summary_line(plan: Plan) -> str:
     if s.tasks_to_stop:
         stopped = f"{plural(s.tasks_to_stop, 'task')} stopped"
         groups[-1:] = [f"{groups[-1]}, {stopped}"] if groups else [stopped]
+    if s.tasks_to_reload:
+        unknown = f" and {plural(s.rows_unknown, 'table')} without statistics" if s.rows_unknown else ""
+        rows = f"{s.rows_to_reload:,} row{'' if s.rows_to_reload == 1 else 's'}"
+        groups.append(f"{plural(s.tasks_to_reload, 'task')} reloading {rows}{unknown}")
     if s.tasks_to_resume:
         groups.append(f"{plural(s.tasks_to_resume, 'stopped task')} resumed")
     if s.tasks_held:
