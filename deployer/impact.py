@@ -61,12 +61,12 @@ def task_impact(task: P.TaskChange, stopped: set[str], stats: Stats) -> P.Impact
                             "replacement (starts afresh: changes between the steps are not replicated)")
         keys = [(s.schema, s.table) for s in own or ()]
         rows, text = _estimate(keys, own) if keys else (None, "rows unknown: no table statistics")
-        return P.Impact(P.IMPACT_REPLACE_RELOAD,
-                        f"replacement (full reload of {_tables(task.table_count)}, {text})", task.table_count, rows)
+        return P.Impact(P.IMPACT_REPLACE_RELOAD, f"replacement (full reload of {_tables(task.table_count)})",
+                        task.table_count, rows, text)
     reloads = [(tc.schema, tc.table) for tc in task.tables if tc.kind == P.RELOAD]
     if reloads:
         rows, text = _estimate(reloads, own)
-        return P.Impact(P.IMPACT_RELOAD, f"reload of {_tables(len(reloads))} ({text})", len(reloads), rows)
+        return P.Impact(P.IMPACT_RELOAD, f"reload of {_tables(len(reloads))}", len(reloads), rows, text)
     if task.action == P.CREATE:
         return P.Impact(P.IMPACT_NEW, "new task")
     if task.identifier in stopped:

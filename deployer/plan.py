@@ -49,15 +49,18 @@ IMPACT_REMOVAL = "removal"
 
 @dataclass(frozen=True)
 class Impact:
-    """What a task change does to replication, for the reviewer: `label` is shown as is ("no stop",
-    "stopped for the deploy", "reload of 2 tables (1,200 rows)", "replacement (full reload)", ...).
-    `rows`: rows of the table versions that load again (their FullLoadRows + Inserts - Deletes in
-    DMS's table statistics; DMS reports no sizes in bytes), None when DMS has no statistics for them."""
+    """What a task change does to replication, for the reviewer: `label` ("no stop", "stopped for the
+    deploy", "reload of 2 tables", "replacement (full reload of 3 tables)", ...), then `estimate` when
+    tables load again ("1,200 rows", "rows unknown: no table statistics"). `rows`: rows of the table
+    versions that load again (their FullLoadRows + Inserts - Deletes in DMS's table statistics; DMS
+    reports no sizes in bytes), None when DMS has no statistics for them. `rows` and `estimate` grow with
+    every replicated change, so the checksum leaves them out (see VOLATILE)."""
 
     kind: str
     label: str
     tables: int = 0  # tables that load again (a reload, or every table of a replaced task)
     rows: int | None = None
+    estimate: str = ""
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,8 @@ class Plan:
         return _plain_fields(self)
 
     def canonical_json(self) -> str:
-        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        """What the checksum covers: the canonical data without the row estimates (VOLATILE)."""
+        return json.dumps(_plain_fields(self, skip=VOLATILE), sort_keys=True, separators=(",", ":"))
 
     @property
     def checksum(self) -> str:
@@ -239,16 +243,23 @@ class Plan:
         return json.dumps(doc, sort_keys=True, indent=2) + "\n"
 
 
-def _plain_fields(obj: DataclassInstance) -> dict[str, Any]:
-    return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+# Estimates that change while the plan waits for review (a CDC task's rows grow with every insert): in
+# the plan file, not in its checksum, so `apply --plan` does not call a reviewed plan stale for them.
+VOLATILE = frozenset({("Impact", "rows"), ("Impact", "estimate"), ("Summary", "rows_to_reload"),
+                      ("Summary", "rows_unknown")})
 
 
-def _plain(obj: object) -> object:
+def _plain_fields(obj: DataclassInstance, skip: frozenset[tuple[str, str]] = frozenset()) -> dict[str, Any]:
+    name = type(obj).__name__
+    return {f.name: _plain(getattr(obj, f.name), skip) for f in fields(obj) if (name, f.name) not in skip}
+
+
+def _plain(obj: object, skip: frozenset[tuple[str, str]] = frozenset()) -> object:
     """JSON data of a plan value: dataclasses become objects, tuples lists."""
     if is_dataclass(obj) and not isinstance(obj, type):
-        return _plain_fields(obj)
+        return _plain_fields(obj, skip)
     if isinstance(obj, (tuple, list)):
-        return [_plain(x) for x in obj]
+        return [_plain(x, skip) for x in obj]
     return obj
 
 

@@ -1,4 +1,4 @@
-"""`dmsctl schema team|base`: the JSON Schemas the config files are validated against (for editors, tools)."""
+"""`dmsctl schema team|base|plan`: the JSON Schemas of the config files (for editors, tools) and of the JSON plan."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import click
 
 from dmsctl.compiler.data import schemas_dir
 
-KINDS = {"team": "team.schema.json", "base": "base.schema.json"}
+KINDS = {"team": "team.schema.json", "base": "base.schema.json", "plan": "plan.schema.json"}
 
 
 @click.command()
 @click.argument("kind", type=click.Choice(sorted(KINDS)))
 def schema(kind: str) -> None:
-    """Print the JSON Schema (draft 2020-12) of a team file or of base.yaml.
+    """Print the JSON Schema (draft 2020-12) of a team file, of base.yaml, or of a plan file (plan --format json).
 
     Example: dmsctl schema team > team.schema.json
     """

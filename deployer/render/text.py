@@ -23,6 +23,7 @@ from dmsctl.deployer.render.common import (
     SYMBOLS,
     changed_stacks,
     disruptions,
+    impact_text,
     location,
     ordered_checks,
     plural,
@@ -112,7 +113,7 @@ def _task(task: TaskChange, paint: _Paint) -> list[str]:
     live = f"  [live: {task.live_status}]" if task.live_status else ""
     lines = [f"      {paint.mark(task_symbol(task))} {task_label(task)}: {action}{live}"]
     if task.impact is not None:
-        lines.append(f"          impact: {task.impact.label}")
+        lines.append(f"          impact: {impact_text(task.impact)}")
     if task.action == REPLACE:
         lines.append("          " + paint(f"!! {replacement_warning(task)}", _LOUD))
     lines += [f"          reason: {reason}" for reason in task.reasons]

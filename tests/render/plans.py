@@ -146,7 +146,7 @@ def two_step_reload() -> Plan:
     barcodes = table("food", "fooddb", "foodsearch", "barcodes", RELOAD, "v202008040000", "v202011191200")
     food = stack("food", UPDATE, task(
         "food", "foodsearch", UPDATE, live_status="running", table_count=3, tables=(barcodes,),
-        impact=Impact("reload", "reload of 1 table (1,000 rows)", 1, 1000)))
+        impact=Impact("reload", "reload of 1 table", 1, 1000, "1,000 rows")))
     accounts = table("growth", "usersdb", "users", "accounts", ADD, new="v202011191200")
     growth = stack(
         "growth", UPDATE,
@@ -186,7 +186,8 @@ def no_go() -> Plan:
         "payments", "billing-cdc", REPLACE, live_status="running", table_count=3, restart_reloads_all=True,
         reasons=("SourceEndpointArn changes (source billingdb -> source billingdb-v2)",),
         values=(ValueChange("source", "billingdb", "billingdb-v2"),),
-        impact=Impact("replace-reload", "replacement (full reload of 3 tables, 2,500,000 rows)", 3, 2_500_000)))
+        impact=Impact("replace-reload", "replacement (full reload of 3 tables)", 3, 2_500_000,
+                      "2,500,000 rows")))
     step = Step(1, ONE_STEP, (
         stack_step("food", 1, ("dmsctl-food-foodsearch",), resume("dmsctl-food-foodsearch")),
         stack_step("growth", 1, ("dmsctl-growth-users-reload",), resume("dmsctl-growth-users-reload")),
