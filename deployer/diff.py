@@ -19,7 +19,7 @@ from dmsctl.deployer import plan as P
 from dmsctl.deployer.live import LiveStack, LiveState, LiveTask
 from dmsctl.deployer.mappings_semantics import live_tables as mapped_tables
 from dmsctl.deployer.mappings_semantics import settings_subset
-from dmsctl.deployer.plan_values import NO_NAMES, Names, attributes, property_changes, settings_changes
+from dmsctl.deployer.plan_values import NO_NAMES, Names, attributes, config_key, property_changes, settings_changes
 from dmsctl.deployer.task_states import RUNNING, STARTABLE
 
 TASK_TYPE = "AWS::DMS::ReplicationTask"
@@ -211,7 +211,13 @@ def diff_task(task: CompiledTask | None, deployed: dict[str, Any] | None, live: 
     if not replace:
         for lid in sorted(_refs(new_props) & changed_resources):
             reasons.append(f"{names.resources.get(lid, lid)} changes (the task is stopped while it does)")
-    values = property_changes(TASK_TYPE, deployed, new_props, names, skip=("TableMappings", "ReplicationTaskSettings"))
+    payload = ("TableMappings", "ReplicationTaskSettings")
+    values = property_changes(TASK_TYPE, deployed, new_props, names, skip=payload)
+    rewritten = sorted(k for k in set(deployed) | set(new_props) if k not in payload
+                       and deployed.get(k) != new_props.get(k)
+                       and not any(v.path.split(".")[0] in (k, _config_key(k)) for v in values))
+    if rewritten:  # e.g. tags in another order: CloudFormation still updates the task
+        reasons.append("properties written differently (same values): " + ", ".join(rewritten))
     if deployed.get("ReplicationTaskSettings") != new_props.get("ReplicationTaskSettings"):
         settings = _settings_values(deployed.get("ReplicationTaskSettings"), new_props.get("ReplicationTaskSettings"),
                                     live)
@@ -235,6 +241,10 @@ def diff_task(task: CompiledTask | None, deployed: dict[str, Any] | None, live: 
         action = P.NONE
     return P.TaskChange(team, name, ident, action, tuple(reasons), tables, run_change, status, active,
                         restart_reloads_all=replace, values=values)
+
+
+def _config_key(prop: str) -> str:
+    return config_key(TASK_TYPE, prop)
 
 
 def _settings_values(deployed: object, new: object, live: LiveTask | None) -> tuple[P.ValueChange, ...]:

@@ -69,8 +69,12 @@ def task_impact(task: P.TaskChange, stopped: set[str], stats: Stats) -> P.Impact
         return P.Impact(P.IMPACT_RELOAD, f"reload of {_tables(len(reloads))}", len(reloads), rows, text)
     if task.action == P.CREATE:
         return P.Impact(P.IMPACT_NEW, "new task")
+    if task.run_change == P.PAUSE_TASK:
+        return P.Impact(P.IMPACT_PAUSE, "paused (stopped until resumed)")
     if task.identifier in stopped:
         return P.Impact(P.IMPACT_STOP, "stopped for the deploy")
+    if task.run_change == P.RESUME_TASK:
+        return P.Impact(P.IMPACT_RESUME, "resumed (it was stopped)")
     return P.Impact(P.IMPACT_NONE, "no stop")
 
 

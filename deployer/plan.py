@@ -44,7 +44,7 @@ class ValueChange:
 IMPACT_NONE, IMPACT_NEW, IMPACT_STOP, IMPACT_RELOAD = "no-stop", "new", "stop", "reload"
 IMPACT_REPLACE_RELOAD, IMPACT_REPLACE_CHECKPOINT, IMPACT_REPLACE_AFRESH = (
     "replace-reload", "replace-checkpoint", "replace-afresh")
-IMPACT_REMOVAL = "removal"
+IMPACT_REMOVAL, IMPACT_PAUSE, IMPACT_RESUME = "removal", "pause", "resume"
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,9 @@ STATS = {"dmsctl-growth-users-cdc": (TableStat("users", "accounts", "Table compl
 
 def test_impact_labels():
     stopped = {"dmsctl-growth-users-cdc"}
-    assert task_impact(_task(P.NONE, run_change=P.RESUME_TASK), set(), {}).label == "no stop"
+    assert task_impact(_task(values=(P.ValueChange("x", "1", "2"),)), set(), {}).label == "no stop"
+    assert task_impact(_task(P.NONE, run_change=P.RESUME_TASK), set(), {}).label == "resumed (it was stopped)"
+    assert task_impact(_task(P.NONE, run_change=P.PAUSE_TASK), stopped, {}).label == "paused (stopped until resumed)"
     assert task_impact(_task(values=(P.ValueChange("x", "1", "2"),)), stopped, {}).label == "stopped for the deploy"
     reload = task_impact(_task(tables=(_reload("accounts"),)), stopped, STATS)
     assert (impact_text(reload), reload.tables, reload.rows) == ("reload of 1 table, 1,040 rows", 1, 1040)
@@ -190,3 +192,19 @@ def test_the_summary_line_counts_rows_to_reload():
                                                                    rows_unknown=1))
     assert summary_line(plan) == ("Plan: 1 step; 2 tables to reload, 1 task stopped; 1 task reloading 12,345 rows "
                                   "and 1 table without statistics.")
+
+
+def test_a_property_written_differently_still_updates_the_task(tmp_path):
+    """Tags in another order have the same values, but CloudFormation still updates the task: it stays an update."""
+    result = compile_docs(tmp_path, example_docs())
+    state = deployed(result.tree)
+    stack = next(s for s in result.tree.stacks if s.name == "dmsctl-team-growth")
+    template = copy.deepcopy(stack.template)
+    props = template["Resources"]["TaskUsersCdc"]["Properties"]
+    props["Tags"] = list(reversed(props["Tags"]))
+    stacks = dict(state.stacks)
+    stacks[stack.name] = dataclasses.replace(stacks[stack.name], template=template, outputs=())
+    changes, _ = plan_steps(result, dataclasses.replace(state, stacks=stacks))
+    tc = task_change(changes, "dmsctl-growth-users-cdc")
+    assert tc.action == P.UPDATE and tc.values == ()
+    assert tc.reasons == ("properties written differently (same values): Tags",)

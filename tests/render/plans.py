@@ -132,7 +132,7 @@ def one_step() -> Plan:
         task("payments", "billing-cdc", UPDATE, live_status="running", table_count=4, tables=(refunds,),
              impact=STOPPED),
         task("payments", "ledger-cdc", NONE, run_change=PAUSE_TASK, live_status="running", table_count=2,
-             impact=STOPPED))
+             impact=Impact("pause", "paused (stopped until resumed)")))
     step = Step(1, ONE_STEP, (
         stack_step("food", 1, ("dmsctl-food-foodsearch",), resume("dmsctl-food-foodsearch")),
         stack_step("growth", 1, ("dmsctl-growth-users-cdc",), resume("dmsctl-growth-users-cdc")),
