@@ -72,6 +72,22 @@ class CompiledTask:
 
 
 @dataclass(frozen=True)
+class CompiledResource:
+    """A config object behind a template resource, so a plan names it as the config does
+    ("instance growth-main", not InstanceGrowthMain). `record`: config values the template does not
+    carry, shown for a new resource (a source's server and port: the endpoint connects with the secret)."""
+
+    logical_id: str
+    kind: str  # instance | source | target | export endpoint | state machine | schedule
+    name: str
+    record: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
 class CompiledStack:
     name: str
     kind: str  # "base" | "team" | "tasks" (a team's task stack, see Task.stack)
@@ -79,6 +95,10 @@ class CompiledStack:
     body: str  # template as deployed: canonical compact JSON
     tasks: tuple[CompiledTask, ...] = ()
     template_sha256: str = ""  # of the template before the hash output was added; deployed as an output
+    resources: tuple[CompiledResource, ...] = ()  # the config names of its non-task resources
+
+    def resource(self, logical_id: str) -> CompiledResource | None:
+        return next((r for r in self.resources if r.logical_id == logical_id), None)
 
     @property
     def template(self) -> dict:
@@ -201,6 +221,21 @@ def _join(parts: dict[str, str]) -> str:
     return "{" + ",".join(f"{_body(key)}:{parts[key]}" for key in sorted(parts)) + "}"
 
 
+def _config_names(ctx: dict[str, Any]) -> tuple[CompiledResource, ...]:
+    """Logical id -> config object of a stack's resources, from the context its template was rendered with."""
+    out = [CompiledResource(t["logical_id"], "target", t["name"]) for t in ctx.get("targets", ())]
+    out += [CompiledResource(s["logical_id"], "source", s["model"].name,
+                             (("server", s["model"].server), ("port", str(s["model"].port))))
+            for s in ctx.get("sources", ())]
+    out += [CompiledResource(i["logical_id"], "instance", i["model"].name) for i in ctx.get("instances", ())]
+    flows = ctx.get("workflows") or {}
+    out += [CompiledResource(e["logical_id"], "export endpoint", e["model"].name) for e in flows.get("endpoints", ())]
+    for m in flows.get("machines", ()):
+        out += [CompiledResource(m["logical_id"], "state machine", m["model"].name),
+                CompiledResource(m["rule_logical_id"], "schedule", m["model"].name)]
+    return tuple(sorted(out, key=lambda r: r.logical_id))
+
+
 def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnostic]]:
     diags: list[Diagnostic] = []
     stacks: list[CompiledStack] = []
@@ -226,7 +261,7 @@ def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnos
         tasks = _compiled_tasks(config, owner, payloads, ctx.get("group")) if owner is not None else ()
         body, sha = _with_hash_output(template)
         stacks.append(CompiledStack(name=name, kind=kind, team=owner.name if owner else None, body=body,
-                                    tasks=tasks, template_sha256=sha))
+                                    tasks=tasks, template_sha256=sha, resources=_config_names(ctx)))
     return stacks, diags
 
 

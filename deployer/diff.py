@@ -19,6 +19,7 @@ from dmsctl.deployer import plan as P
 from dmsctl.deployer.live import LiveStack, LiveState, LiveTask
 from dmsctl.deployer.mappings_semantics import live_tables as mapped_tables
 from dmsctl.deployer.mappings_semantics import settings_subset
+from dmsctl.deployer.plan_values import NO_NAMES, Names, attributes, config_key, property_changes, settings_changes
 from dmsctl.deployer.task_states import RUNNING, STARTABLE
 
 TASK_TYPE = "AWS::DMS::ReplicationTask"
@@ -64,8 +65,39 @@ def _paused_in(template: dict[str, Any]) -> dict[str, dict[tuple[str, ...], str]
     return out
 
 
-def resource_changes(old: dict[str, Any], new: dict[str, Any], region: str) -> dict[str, P.ResourceChange]:
-    """Non-task resources that differ between two templates, keyed by logical id."""
+_KINDS = {"AWS::DMS::ReplicationInstance": ("instance", "ReplicationInstanceIdentifier"),
+          "AWS::DMS::Endpoint": ("endpoint", "EndpointIdentifier"),
+          TASK_TYPE: ("task", "ReplicationTaskIdentifier")}
+
+
+def stack_names(compiled: CompiledStack | None, old: dict[str, Any], exports: dict[str, str]) -> Names:
+    """Config names of a stack's logical ids: the compiler's; a resource only the deployed template has
+    (removed from the config) by its kind and physical identifier ("instance dmsctl-growth-spare")."""
+    names: dict[str, str] = {}
+    for lid, res in _resources(old).items():
+        kind, key = _KINDS.get(res.get("Type", ""), ("", ""))
+        ident = (res.get("Properties") or {}).get(key) if kind else None
+        if isinstance(ident, str):
+            names[lid] = f"{kind} {_tag(res.get('Properties'), 'dmsctl:task') or ident}"
+    if compiled is not None:
+        names.update({r.logical_id: r.label for r in compiled.resources})
+        names.update({t.logical_id: f"task {t.name}" for t in compiled.tasks})
+    return Names(names, exports)
+
+
+def export_names(compiled: CompiledTree) -> dict[str, str]:
+    """Export name -> the config name of the resource it exports (a base target, a team's instance, ...)."""
+    out = {}
+    for stack in compiled.stacks:
+        labels = {r.logical_id: r.label for r in stack.resources}
+        out.update({name: labels[lid] for lid, name in exported_resources(stack.template).items() if lid in labels})
+    return out
+
+
+def resource_changes(old: dict[str, Any], new: dict[str, Any], region: str, names: Names = NO_NAMES,
+                     compiled: CompiledStack | None = None) -> dict[str, P.ResourceChange]:
+    """Non-task resources that differ between two templates, keyed by logical id, with their config
+    names and values (old -> new; a new resource's attributes)."""
     old_r, new_r = _resources(old), _resources(new)
     changes = {}
     for lid in sorted(set(old_r) | set(new_r)):
@@ -73,15 +105,19 @@ def resource_changes(old: dict[str, Any], new: dict[str, Any], region: str) -> d
         rtype = (b or a or {}).get("Type", "")  # one of them exists
         if rtype == TASK_TYPE:
             continue
+        name = names.resources.get(lid, lid)
         if a is None:
-            changes[lid] = P.ResourceChange(lid, rtype, P.CREATE)
+            record = r.record if compiled is not None and (r := compiled.resource(lid)) is not None else ()
+            changes[lid] = P.ResourceChange(lid, rtype, P.CREATE, name,
+                                            attributes(rtype, b.get("Properties", {}) if b else {}, names, record))
         elif b is None:
-            changes[lid] = P.ResourceChange(lid, rtype, P.DELETE)
+            changes[lid] = P.ResourceChange(lid, rtype, P.DELETE, name)
         elif a != b:
             pa, pb = a.get("Properties", {}), b.get("Properties", {})
             props = tuple(sorted(k for k in set(pa) | set(pb) if pa.get(k) != pb.get(k)))
             replace = a.get("Type") != b.get("Type") or any(k in create_only(rtype, region) for k in props)
-            changes[lid] = P.ResourceChange(lid, rtype, P.REPLACE if replace else P.UPDATE, props)
+            changes[lid] = P.ResourceChange(lid, rtype, P.REPLACE if replace else P.UPDATE, name,
+                                            property_changes(rtype, pa, pb, names))
     return changes
 
 
@@ -140,9 +176,11 @@ def diff_tables(task: CompiledTask, live: dict[tuple[str, str], str | None],
 def diff_task(task: CompiledTask | None, deployed: dict[str, Any] | None, live: LiveTask | None,
               new_template: dict[str, Any], replaced_resources: set[str], changed_resources: set[str],
               paused_before: dict[tuple[str, ...], str],
-              region: str, team: str, replaced_exports: dict[str, str] | None = None) -> P.TaskChange:
+              region: str, team: str, replaced_exports: dict[str, str] | None = None,
+              names: Names = NO_NAMES) -> P.TaskChange:
     """`replaced_exports`: export name -> "<logical id> of stack <name>" for resources of other stacks
-    (a team stack's instances and sources) that this plan replaces, seen by tasks importing them."""
+    (a team stack's instances and sources) that this plan replaces, seen by tasks importing them.
+    `names`: config names of the logical ids and exports the task's properties refer to."""
     replaced_exports = replaced_exports or {}
     ident = task.identifier if task else (deployed or {}).get("ReplicationTaskIdentifier", "")
     name = task.name if task else (_tag(deployed, "dmsctl:task") or ident)
@@ -155,32 +193,37 @@ def diff_task(task: CompiledTask | None, deployed: dict[str, Any] | None, live: 
     if deployed is None:
         tables = tuple(P.TableChange(t.schema, t.table, P.ADD, new_version=t.version, s3_prefix=t.s3_prefix)
                        for t in task.tables if not t.paused)
-        return P.TaskChange(team, name, ident, P.CREATE, ("new task",), tables, None, status, active)
+        new_task = _tasks_in(new_template)[ident][1] if ident in _tasks_in(new_template) else {}
+        return P.TaskChange(team, name, ident, P.CREATE, ("new task",), tables, None, status, active,
+                            values=attributes(TASK_TYPE, new_task, names))
     new_props = _tasks_in(new_template)[ident][1]
     reasons, replace = [], False
     for prop in sorted(create_only(TASK_TYPE, region) | {"MigrationType"}):
         if deployed.get(prop) != new_props.get(prop):
-            reasons.append(f"{prop} changes ({_show(deployed.get(prop))} -> {_show(new_props.get(prop))})")
+            reasons.append(f"{prop} changes ({names.ref(deployed.get(prop))} -> {names.ref(new_props.get(prop))})")
             replace = True
     for lid in sorted(_refs(new_props) & replaced_resources):
-        reasons.append(f"{lid} is replaced, so its new ARN changes the task")
+        reasons.append(f"{names.resources.get(lid, lid)} is replaced, so its new ARN changes the task")
         replace = True
-    for name in sorted(_imports(new_props) & set(replaced_exports)):
-        reasons.append(f"{replaced_exports[name]} is replaced, so its new ARN changes the task")
+    for export in sorted(_imports(new_props) & set(replaced_exports)):
+        reasons.append(f"{replaced_exports[export]} is replaced, so its new ARN changes the task")
         replace = True
     if not replace:
         for lid in sorted(_refs(new_props) & changed_resources):
-            reasons.append(f"{lid} changes (the task is stopped while it does)")
+            reasons.append(f"{names.resources.get(lid, lid)} changes (the task is stopped while it does)")
+    payload = ("TableMappings", "ReplicationTaskSettings")
+    values = property_changes(TASK_TYPE, deployed, new_props, names, skip=payload)
+    rewritten = sorted(k for k in set(deployed) | set(new_props) if k not in payload
+                       and deployed.get(k) != new_props.get(k)
+                       and not any(v.path.split(".")[0] in (k, _config_key(k)) for v in values))
+    if rewritten:  # e.g. tags in another order: CloudFormation still updates the task
+        reasons.append("properties written differently (same values): " + ", ".join(rewritten))
     if deployed.get("ReplicationTaskSettings") != new_props.get("ReplicationTaskSettings"):
-        keys = settings_subset(new_props.get("ReplicationTaskSettings"), deployed.get("ReplicationTaskSettings"))
-        keys += [k for k in settings_subset(deployed.get("ReplicationTaskSettings"),
-                                            new_props.get("ReplicationTaskSettings")) if k not in keys]
-        reasons.append("task settings change: " + ", ".join(keys or ["(formatting only)"]))
-    other = {k for k in set(deployed) | set(new_props)
-             if k not in ("TableMappings", "ReplicationTaskSettings", "MigrationType")
-             and k not in create_only(TASK_TYPE, region) and deployed.get(k) != new_props.get(k)}
-    if other:
-        reasons.append("properties change: " + ", ".join(sorted(other)))
+        settings = _settings_values(deployed.get("ReplicationTaskSettings"), new_props.get("ReplicationTaskSettings"),
+                                    live)
+        values += settings
+        if not settings:
+            reasons.append("task settings written differently (no value DMS runs changes)")
     if replace or rewrites_mappings(deployed, new_props):
         # CloudFormation sends the task's whole new TableMappings: diff them against what DMS runs
         # (against the template when the task is missing from DMS: that is drift, P110).
@@ -192,12 +235,40 @@ def diff_task(task: CompiledTask | None, deployed: dict[str, Any] | None, live: 
         tables = ()  # the template leaves the TableMappings as they are, so the deploy does too (drift: P110)
     if replace:
         action = P.REPLACE
-    elif reasons or tables:
+    elif reasons or tables or values:
         action = P.UPDATE
     else:
         action = P.NONE
     return P.TaskChange(team, name, ident, action, tuple(reasons), tables, run_change, status, active,
-                        restart_reloads_all=replace)
+                        restart_reloads_all=replace, values=values)
+
+
+def _config_key(prop: str) -> str:
+    return config_key(TASK_TYPE, prop)
+
+
+def _settings_values(deployed: object, new: object, live: LiveTask | None) -> tuple[P.ValueChange, ...]:
+    """Task settings old -> new by meaning: old is what DMS runs (its settings are enriched with server
+    defaults, so only keys the config sets count), or the deployed template's when DMS has no such task."""
+    wanted = _doc(new)
+    if live is not None and live.settings:
+        current = _doc(live.settings)
+        paths = settings_subset(wanted, current)
+    else:
+        current = _doc(deployed)
+        paths = settings_subset(wanted, current)
+        paths += [k for k in settings_subset(current, wanted) if k not in paths]
+    return settings_changes(paths, current, wanted)
+
+
+def _doc(value: object) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def rewrites_mappings(deployed: dict[str, Any] | None, new_props: dict[str, Any] | None) -> bool:
@@ -230,13 +301,6 @@ def _run_change(task: CompiledTask, live: LiveTask | None) -> str | None:
     return None
 
 
-def _show(value: object) -> str:
-    if isinstance(value, dict) and len(value) == 1:
-        k, v = next(iter(value.items()))
-        return f"{k}:{v if not isinstance(v, list) else v[0]}"
-    return json.dumps(value) if not isinstance(value, str) else value
-
-
 def _kind(template: dict[str, Any], name: str) -> str:
     meta = template.get("Metadata", {}).get("dmsctl", {}) if isinstance(template, dict) else {}
     if name.endswith("-base"):
@@ -245,7 +309,8 @@ def _kind(template: dict[str, Any], name: str) -> str:
 
 
 def diff_stack(compiled: CompiledStack | None, live: LiveStack | None, state: LiveState,
-               region: str, replaced_exports: dict[str, str] | None = None) -> P.StackChange:
+               region: str, replaced_exports: dict[str, str] | None = None,
+               exports: dict[str, str] | None = None) -> P.StackChange:
     if compiled is not None:
         name = compiled.name
     elif live is not None:
@@ -263,7 +328,8 @@ def diff_stack(compiled: CompiledStack | None, live: LiveStack | None, state: Li
         action = P.CREATE
     else:
         action = P.UPDATE if live.template_sha256 != compiled.template_sha256 else P.NONE
-    res = resource_changes(old_t, new_t, region) if action != P.NONE else {}
+    names = stack_names(compiled, old_t, exports or {})
+    res = resource_changes(old_t, new_t, region, names, compiled) if action != P.NONE else {}
     replaced = {lid for lid, c in res.items() if c.action in (P.REPLACE, P.DELETE)}
     changed = {lid for lid, c in res.items() if c.action == P.UPDATE}
     deployed_tasks = _tasks_in(old_t)
@@ -275,7 +341,7 @@ def diff_stack(compiled: CompiledStack | None, live: LiveStack | None, state: Li
         deployed = deployed_tasks.get(ident, (None, None))[1]
         tasks.append(diff_task(ct, deployed, state.tasks.get(ident), new_t, replaced, changed,
                                paused_before.get(ct.name if ct else "", {}), region, team or "",
-                               replaced_exports))
+                               replaced_exports, names))
     return P.StackChange(stack=name, kind=kind, team=team, action=action, status=live.status if live else None,
                          tasks=tuple(t for t in tasks), resources=tuple(res.values()))
 
@@ -287,13 +353,14 @@ def diff(compiled: CompiledTree, state: LiveState) -> tuple[P.StackChange, ...]:
     names += sorted(n for n in state.stacks if n not in names)
     by_name = {s.name: s for s in compiled.stacks}
     replaced_exports: dict[str, str] = {}
+    exports = export_names(compiled)
     changes = []
     for n in names:
-        change = diff_stack(by_name.get(n), state.stacks.get(n), state, compiled.region, replaced_exports)
+        change = diff_stack(by_name.get(n), state.stacks.get(n), state, compiled.region, replaced_exports, exports)
         changes.append(change)
         if change.kind == "team" and n in by_name:
             exported = exported_resources(by_name[n].template)
-            replaced_exports.update({exported[r.logical_id]: f"{r.logical_id} of stack {n}" for r in change.resources
+            replaced_exports.update({exported[r.logical_id]: f"{r.name} of stack {n}" for r in change.resources
                                      if r.action == P.REPLACE and r.logical_id in exported})
     return _checkpoints(_moves(tuple(changes)), compiled, state)
 

@@ -86,6 +86,8 @@ class TableStat:
     table: str
     state: str
     full_load_rows: int = 0
+    inserts: int = 0  # CDC counts since the table loaded (for the plan's estimate of a reload's rows)
+    deletes: int = 0
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ def read_table_stats(gw: Gateway, task: LiveTask) -> tuple[TableStat, ...]:
     rows = gw.paginate("dms", "describe_table_statistics", "TableStatistics", resource=f"task {task.identifier}",
                        ReplicationTaskArn=task.arn, PaginationConfig={"PageSize": STATS_PAGE})
     return tuple(TableStat(schema=r["SchemaName"], table=r["TableName"], state=r.get("TableState", ""),
-                           full_load_rows=r.get("FullLoadRows", 0)) for r in rows)
+                           full_load_rows=r.get("FullLoadRows", 0), inserts=r.get("Inserts", 0),
+                           deletes=r.get("Deletes", 0)) for r in rows)
 
 
 def prefix_has_objects(gw: Gateway, bucket: str, prefix: str) -> bool | None:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-PLAN_FORMAT = 3
+# The plan file's format (schemas/plan.schema.json). 3: values (old -> new), config names, impact labels;
+# `format` was renamed `format_version`.
+PLAN_FORMAT_VERSION = 3
 
 # Table change kinds. "reload" = same source table, same task, version bumped (two steps).
 ADD, REMOVE, RELOAD, PAUSE, RESUME = "add", "remove", "reload", "pause", "resume"
@@ -26,6 +28,40 @@ CREATE, UPDATE, DELETE, REPLACE, NONE = "create", "update", "delete", "replace",
 PAUSE_TASK, RESUME_TASK = "pause", "resume"
 # How a task is started after a deploy.
 START_REPLICATION, RESUME_PROCESSING = "start-replication", "resume-processing"
+
+
+@dataclass(frozen=True)
+class ValueChange:
+    """One changed value, in the config's vocabulary: `path` is dotted (`class`, `settings.Logging.EnableLogging`,
+    `S3Settings.CdcMaxBatchInterval`), values are display text (JSON for non-strings; None: absent). A new
+    resource's attributes are ValueChanges without an old value. Secret values never appear (only ids, ARNs)."""
+
+    path: str
+    old: str | None = None
+    new: str | None = None
+
+
+# Impact kinds of a task change (Impact.kind).
+IMPACT_NONE, IMPACT_NEW, IMPACT_STOP, IMPACT_RELOAD = "no-stop", "new", "stop", "reload"
+IMPACT_REPLACE_RELOAD, IMPACT_REPLACE_CHECKPOINT, IMPACT_REPLACE_AFRESH = (
+    "replace-reload", "replace-checkpoint", "replace-afresh")
+IMPACT_REMOVAL, IMPACT_PAUSE, IMPACT_RESUME = "removal", "pause", "resume"
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What a task change does to replication, for the reviewer: `label` ("no stop", "stopped for the
+    deploy", "reload of 2 tables", "replacement (full reload of 3 tables)", ...), then `estimate` when
+    tables load again ("1,200 rows", "rows unknown: no table statistics"). `rows`: rows of the table
+    versions that load again (their FullLoadRows + Inserts - Deletes in DMS's table statistics; DMS
+    reports no sizes in bytes), None when DMS has no statistics for them. `rows` and `estimate` grow with
+    every replicated change, so the checksum leaves them out (see VOLATILE)."""
+
+    kind: str
+    label: str
+    tables: int = 0  # tables that load again (a reload, or every table of a replaced task)
+    rows: int | None = None
+    estimate: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +96,8 @@ class TaskChange:
     keeps_checkpoint: bool = False  # replacement of a CDC task: the new task continues from the old one's checkpoint
     held: str | None = None  # the task's dmsctl:hold tag: stopped on purpose, apply never starts it
     cdc_gap: bool = False  # replacement of a CDC task that cannot continue (PostgreSQL without slot): it starts afresh
+    values: tuple[ValueChange, ...] = ()  # changed settings and properties, old -> new (config vocabulary)
+    impact: Impact | None = None  # set by the planner once the steps and statistics are known
 
     @property
     def changed(self) -> bool:
@@ -73,7 +111,8 @@ class ResourceChange:
     logical_id: str
     resource_type: str
     action: str  # create | update | delete | replace
-    properties: tuple[str, ...] = ()
+    name: str = ""  # in the config's vocabulary: "instance growth-main", "source fooddb", "target s3-1min"
+    values: tuple[ValueChange, ...] = ()  # update / replace: what changes; create: the new resource's attributes
 
 
 @dataclass(frozen=True)
@@ -167,6 +206,9 @@ class Summary:
     tables_to_resume: int = 0
     tasks_to_resume: int = 0  # stopped (by hand, or left by a stopped apply) and started again by this plan
     tasks_held: int = 0  # stopped and tagged dmsctl:hold: left stopped
+    tasks_to_reload: int = 0  # tasks whose impact loads tables again (a reload or a replacement with a full reload)
+    rows_to_reload: int = 0  # rows of the table versions that load again, as far as DMS's statistics know them
+    rows_unknown: int = 0  # tables that load again that DMS has no statistics for (not in rows_to_reload)
 
 
 @dataclass(frozen=True)
@@ -184,7 +226,7 @@ class Plan:
     # part of the checksummed data (it is a checksum itself): a plan with no flags and no entries has
     # base_checksum == checksum.
     base_checksum: str | None = field(default=None, compare=False)
-    format: int = PLAN_FORMAT
+    format_version: int = PLAN_FORMAT_VERSION
 
     @property
     def go(self) -> bool:
@@ -201,12 +243,11 @@ class Plan:
         return 2 if self.has_changes else 0
 
     def canonical(self) -> dict[str, Any]:
-        doc = _plain_fields(self)
-        doc.pop("base_checksum")
-        return doc
+        return _plain_fields(self, skip=NOT_DATA)
 
     def canonical_json(self) -> str:
-        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        """What the checksum covers: the canonical data without the row estimates (VOLATILE)."""
+        return json.dumps(_plain_fields(self, skip=VOLATILE | NOT_DATA), sort_keys=True, separators=(",", ":"))
 
     @property
     def checksum(self) -> str:
@@ -225,16 +266,25 @@ class Plan:
         return json.dumps(doc, sort_keys=True, indent=2) + "\n"
 
 
-def _plain_fields(obj: DataclassInstance) -> dict[str, Any]:
-    return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+# Estimates that change while the plan waits for review (a CDC task's rows grow with every insert): in
+# the plan file, not in its checksum, so `apply --plan` does not call a reviewed plan stale for them.
+VOLATILE = frozenset({("Impact", "rows"), ("Impact", "estimate"), ("Summary", "rows_to_reload"),
+                      ("Summary", "rows_unknown")})
+# A checksum itself (written next to `checksum` in the plan file): never part of the data.
+NOT_DATA = frozenset({("Plan", "base_checksum")})
 
 
-def _plain(obj: object) -> object:
+def _plain_fields(obj: DataclassInstance, skip: frozenset[tuple[str, str]] = frozenset()) -> dict[str, Any]:
+    name = type(obj).__name__
+    return {f.name: _plain(getattr(obj, f.name), skip) for f in fields(obj) if (name, f.name) not in skip}
+
+
+def _plain(obj: object, skip: frozenset[tuple[str, str]] = frozenset()) -> object:
     """JSON data of a plan value: dataclasses become objects, tuples lists."""
     if is_dataclass(obj) and not isinstance(obj, type):
-        return _plain_fields(obj)
+        return _plain_fields(obj, skip)
     if isinstance(obj, (tuple, list)):
-        return [_plain(x) for x in obj]
+        return [_plain(x, skip) for x in obj]
     return obj
 
 
@@ -244,8 +294,9 @@ D = TypeVar("D", bound="DataclassInstance")
 def plan_from_json(text: str) -> Plan:
     """Parse a plan file (for `apply --plan`); verifies the embedded checksum."""
     doc = json.loads(text)
-    if doc.get("format") != PLAN_FORMAT:
-        raise ValueError(f"plan format {doc.get('format')!r} is not {PLAN_FORMAT}: re-run dmsctl plan")
+    version = doc.get("format_version", doc.get("format"))
+    if version != PLAN_FORMAT_VERSION:
+        raise ValueError(f"plan format {version!r} is not {PLAN_FORMAT_VERSION}: re-run dmsctl plan")
     stored = doc.pop("checksum", None)
     doc.pop("go", None)
     doc.pop("labels", None)
@@ -265,11 +316,13 @@ def plan_from_json(text: str) -> Plan:
                   "tuple[ResourceChange, ...]": ResourceChange, "tuple[StackChange, ...]": StackChange,
                   "tuple[TaskStart, ...]": TaskStart, "tuple[StackStep, ...]": StackStep,
                   "tuple[Step, ...]": Step, "tuple[Check, ...]": Check,
-                  "tuple[Acknowledgement, ...]": Acknowledgement}
+                  "tuple[Acknowledgement, ...]": Acknowledgement, "tuple[ValueChange, ...]": ValueChange}
         if annotation in nested:
             return tuple(build(nested[annotation], v) for v in value)
         if annotation == "Summary":
             return Summary(**value)
+        if annotation == "Impact | None":
+            return None if value is None else Impact(**value)
         if isinstance(value, list):
             return tuple(value)
         return value

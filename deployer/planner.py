@@ -21,6 +21,7 @@ from dmsctl.deployer import handover, prerequisites
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.diff import _tasks_in, diff, exported_resources, exports_of, imports_of, moved_away
 from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.impact import reload_counts, stats_needed, with_impacts
 from dmsctl.deployer.live import LiveState, LiveTask, TableStat, prefixes_with_objects, read_live
 from dmsctl.deployer.live import read_table_stats as _read_table_stats
 from dmsctl.deployer.slots import slot_checks
@@ -325,6 +326,7 @@ def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P
 
     stopped = {ident for s in steps for st in s.stacks for ident in st.stop}
     moved = moved_away(changes)
+    reloading, rows, unknown = reload_counts(changes)
     return P.Summary(
         steps=len(steps),
         stacks_to_create=sum(1 for c in changes if c.action == P.CREATE),
@@ -338,7 +340,8 @@ def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P
         tables_to_add=tables(P.ADD), tables_to_reload=tables(P.RELOAD), tables_to_remove=tables(P.REMOVE),
         tables_to_pause=tables(P.PAUSE), tables_to_resume=tables(P.RESUME),
         tasks_to_resume=count(lambda t: t.run_change == P.RESUME_TASK),
-        tasks_held=count(lambda t: t.held is not None))
+        tasks_held=count(lambda t: t.held is not None),
+        tasks_to_reload=reloading, rows_to_reload=rows, rows_unknown=unknown)
 
 
 def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) -> Planned:
@@ -387,9 +390,11 @@ def _make_plan(result: CompileResult, gw: Gateway, flags: C.Flags) -> Planned:
     if flags.allow_drift:
         steps = _with_repairs(steps, C.drift_repairs(changes, live, deployed, wanted), live)
 
-    # Targeted reads: table statistics of every task a step stops; S3 for every new prefix.
-    to_stop = sorted({i for s in steps for st in s.stacks for i in st.stop})
-    stats = {i: read_table_stats(gw, live.tasks[i]) for i in to_stop if i in live.tasks}  # memoised
+    # Targeted reads: table statistics of every task a step stops or that reloads, is replaced or removed
+    # (impact.stats_needed); S3 for every new prefix.
+    to_stop = {i for s in steps for st in s.stacks for i in st.stop}
+    stats = {i: read_table_stats(gw, live.tasks[i]) for i in stats_needed(changes, steps) if i in live.tasks}
+    changes = with_impacts(changes, steps, stats)
     users = {tc.s3_prefix: (t.team, t.task, tc.name, tc.kind) for c in changes for t in c.tasks for tc in t.tables
              if tc.s3_prefix and tc.kind in (P.ADD, P.RELOAD, P.RESUME) and not t.keeps_checkpoint
              and "{date}" not in tc.s3_prefix}  # a dated export checks its own folder when it runs
@@ -409,7 +414,7 @@ def _make_plan(result: CompileResult, gw: Gateway, flags: C.Flags) -> Planned:
               *C.stack_checks(changes, flags, all_exports, imports), *order_checks,
               *C.task_checks(changes, live, flags, scheduled), *slot_checks(changes, live),
               *C.drift_checks(changes, live, deployed, flags, wanted),
-              *stopped_checks, *C.full_load_checks(stats, owners, flags),
+              *stopped_checks, *C.full_load_checks({i: s for i, s in stats.items() if i in to_stop}, owners, flags),
               *C.retire_checks(_other_copies(changes, compiled, live, gw), owners, flags),
               *C.s3_checks(nonempty, compiled.datalake_bucket, users),
               *C.target_folder_checks(live.stacks[compiled.base.name].template if compiled.base.name in live.stacks

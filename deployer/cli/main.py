@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "codeowners": ("gitops_cmd", "codeowners", "Generate .github/CODEOWNERS from the configs' owners."),
     "bootstrap-template": ("gitops_cmd", "bootstrap_template", "Print the one-time CI roles stack."),
     "environments": ("gitops_cmd", "environments", "Print base.yaml's environments as JSON (the CI matrix)."),
-    "schema": ("schema_cmd", "schema", "Print the JSON Schema of a config file kind (team, base)."),
+    "schema": ("schema_cmd", "schema", "Print the JSON Schema of a config file kind (team, base) or of the JSON plan."),
     "sandbox": ("sandbox_cmd", "sandbox", "The offline AWS account for demos and tests (extra: sandbox)."),
 }
 

@@ -20,6 +20,7 @@ from dmsctl.deployer.plan import (
     RESUME,
     UPDATE,
     Check,
+    Impact,
     Plan,
     StackChange,
     Summary,
@@ -90,6 +91,10 @@ def summary_line(plan: Plan) -> str:
     if s.tasks_to_stop:
         stopped = f"{plural(s.tasks_to_stop, 'task')} stopped"
         groups[-1:] = [f"{groups[-1]}, {stopped}"] if groups else [stopped]
+    if s.tasks_to_reload:
+        unknown = f" and {plural(s.rows_unknown, 'table')} without statistics" if s.rows_unknown else ""
+        rows = f"{s.rows_to_reload:,} row{'' if s.rows_to_reload == 1 else 's'}"
+        groups.append(f"{plural(s.tasks_to_reload, 'task')} reloading {rows}{unknown}")
     if s.tasks_to_resume:
         groups.append(f"{plural(s.tasks_to_resume, 'stopped task')} resumed")
     if s.tasks_held:
@@ -113,6 +118,11 @@ def task_symbol(task: TaskChange) -> str:
     if task.action != NONE:
         return SYMBOLS[task.action]
     return SYMBOLS[task.run_change] if task.run_change else SYMBOLS[UPDATE]
+
+
+def impact_text(impact: Impact) -> str:
+    """`reload of 2 tables, 1,200 rows`: the label, then the estimate when there is one."""
+    return f"{impact.label}, {impact.estimate}" if impact.estimate else impact.label
 
 
 def task_label(task: TaskChange) -> str:

@@ -17,11 +17,13 @@ from dmsctl.deployer.plan import (
     StackStep,
     Step,
     TaskChange,
+    ValueChange,
 )
 from dmsctl.deployer.render.common import (
     SYMBOLS,
     changed_stacks,
     disruptions,
+    impact_text,
     location,
     ordered_checks,
     plural,
@@ -94,7 +96,8 @@ def _stack(stack: StackChange, paint: _Paint) -> list[str]:
     changed = [t for t in stack.tasks if t.changed]
     for task in changed:
         lines += _task(task, paint)
-    lines += [_resource(r, paint) for r in stack.resources]
+    for r in stack.resources:
+        lines += _resource(r, paint)
     unchanged = len(stack.tasks) - len(changed)
     if unchanged:
         lines.append(f"      ({plural(unchanged, 'task')} unchanged)")
@@ -109,9 +112,12 @@ def _task(task: TaskChange, paint: _Paint) -> list[str]:
     action = task.action if task.action != NONE else (task.run_change or "update")
     live = f"  [live: {task.live_status}]" if task.live_status else ""
     lines = [f"      {paint.mark(task_symbol(task))} {task_label(task)}: {action}{live}"]
+    if task.impact is not None:
+        lines.append(f"          impact: {impact_text(task.impact)}")
     if task.action == REPLACE:
         lines.append("          " + paint(f"!! {replacement_warning(task)}", _LOUD))
     lines += [f"          reason: {reason}" for reason in task.reasons]
+    lines += _values(task.values, paint)
     if task.run_change:
         paused = task.run_change == PAUSE_TASK
         what = "the task is stopped and stays stopped" if paused else "the task runs again"
@@ -133,10 +139,24 @@ def _tables(task: TaskChange, paint: _Paint) -> list[str]:
     return lines
 
 
-def _resource(res: ResourceChange, paint: _Paint) -> str:
-    props = f"  ({', '.join(res.properties)})" if res.properties else ""
+def _values(values: tuple[ValueChange, ...], paint: _Paint) -> list[str]:
+    """`~ path: old -> new`; a value only one side has: `+ path: new` / `- path: old`."""
+    lines = []
+    for v in values:
+        if v.old is None:
+            lines.append(f"          {paint.mark('+')} {v.path}: {v.new}")
+        elif v.new is None:
+            lines.append(f"          {paint.mark('-')} {v.path}: {v.old} (removed)")
+        else:
+            lines.append(f"          {paint.mark('~')} {v.path}: {v.old} -> {v.new}")
+    return lines
+
+
+def _resource(res: ResourceChange, paint: _Paint) -> list[str]:
     mark = paint.mark(SYMBOLS[res.action])
-    return f"      {mark} resource {res.logical_id} ({res.resource_type}): {res.action}{props}"
+    what = (f"{res.name} ({res.logical_id}, {res.resource_type})" if res.name and res.name != res.logical_id
+            else f"resource {res.logical_id} ({res.resource_type})")
+    return [f"      {mark} {what}: {res.action}", *_values(res.values, paint)]
 
 
 def _step(step: Step, total: int, paint: _Paint) -> list[str]:

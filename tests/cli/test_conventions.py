@@ -203,7 +203,7 @@ def test_color_follows_flag_no_color_force_color_and_tty(monkeypatch, no_color_f
 
 
 # -- schema -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["team", "base", "acknowledgements"])
+@pytest.mark.parametrize("kind", ["team", "base", "acknowledgements", "plan"])
 def test_schema_prints_the_shipped_schema(kind):
     result = run("schema", kind)
     assert result.exit_code == 0

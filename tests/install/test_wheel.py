@@ -72,6 +72,7 @@ def test_the_wheel_holds_one_package_and_every_data_file(wheel):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"dmsctl"}
     for needed in ("dmsctl/templates/team.yaml.j2", "dmsctl/templates/task-settings.json",
                    "dmsctl/schemas/team.schema.json", "dmsctl/schemas/base.schema.json",
+                   "dmsctl/schemas/plan.schema.json",
                    "dmsctl/sandbox/scenarios/demo/scenario.yaml", "dmsctl/sandbox/scenarios/demo/current/base.yaml",
                    "dmsctl/py.typed"):
         assert needed in names, needed

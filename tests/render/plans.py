@@ -6,6 +6,7 @@ prefixes `replication/<team>/<source>/<schema>/<table>/<version>/`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 from dmsctl.deployer.plan import (
@@ -23,6 +24,7 @@ from dmsctl.deployer.plan import (
     START_REPLICATION,
     UPDATE,
     Check,
+    Impact,
     Plan,
     ResourceChange,
     StackChange,
@@ -32,9 +34,12 @@ from dmsctl.deployer.plan import (
     TableChange,
     TaskChange,
     TaskStart,
+    ValueChange,
 )
 
 ONE_STEP = "deploy all changes"
+STOPPED = Impact("stop", "stopped for the deploy")
+NEW = Impact("new", "new task")
 STEP_1_OF_2 = "remove reloaded tables' old versions (and all other changes)"
 STEP_2_OF_2 = "add reloaded tables' new versions"
 LIVE = "UPDATE_COMPLETE"
@@ -79,6 +84,8 @@ def summarize(stacks: tuple[StackChange, ...], steps: tuple[Step, ...]) -> Summa
     tasks = [t for s in stacks for t in s.tasks]
     tables = [c for t in tasks for c in t.tables]
 
+    reloading = [t for t in tasks if t.impact is not None and t.impact.kind in ("reload", "replace-reload")]
+
     def count(items, attr, value):
         return sum(1 for x in items if getattr(x, attr) == value)
 
@@ -92,6 +99,7 @@ def summarize(stacks: tuple[StackChange, ...], steps: tuple[Step, ...]) -> Summa
         tables_to_add=count(tables, "kind", ADD), tables_to_reload=count(tables, "kind", RELOAD),
         tables_to_remove=count(tables, "kind", REMOVE), tables_to_pause=count(tables, "kind", PAUSE),
         tables_to_resume=count(tables, "kind", RESUME),
+        tasks_to_reload=len(reloading), rows_to_reload=sum(t.impact.rows or 0 for t in reloading),
     )
 
 
@@ -110,20 +118,21 @@ def no_changes() -> Plan:
 def one_step() -> Plan:
     food = stack(
         "food", UPDATE,
-        task("food", "foodsearch", UPDATE, reasons=("table mappings: 2 tables added",), live_status="running",
+        task("food", "foodsearch", UPDATE, live_status="running", impact=STOPPED,
              table_count=5, tables=tuple(table("food", "fooddb", "foodsearch", name, ADD, new="v202103150000")
                                          for name in ("nutrients", "serving_sizes"))),
         task("food", "catalog-snapshot", NONE, live_status="stopped", table_count=2))
     growth = stack("growth", UPDATE, task(
-        "growth", "users-cdc", UPDATE, reasons=("task settings: TargetMetadata.ParallelApplyThreads 0 -> 8",),
-        live_status="running", table_count=4))
+        "growth", "users-cdc", UPDATE, live_status="running", table_count=4, impact=STOPPED,
+        values=(ValueChange("settings.ChangeProcessingTuning.BatchApplyTimeoutMax", "30", "60"),
+                ValueChange("settings.TargetMetadata.ParallelApplyThreads", "0", "8"))))
     refunds = table("payments", "billingdb", "billing", "refunds", RESUME, old="v202009010000")
     payments = stack(
         "payments", UPDATE,
-        task("payments", "billing-cdc", UPDATE, reasons=("table mappings: billing.refunds resumed",),
-             live_status="running", table_count=4, tables=(refunds,)),
-        task("payments", "ledger-cdc", NONE, run_change=PAUSE_TASK, reasons=("paused: true",),
-             live_status="running", table_count=2))
+        task("payments", "billing-cdc", UPDATE, live_status="running", table_count=4, tables=(refunds,),
+             impact=STOPPED),
+        task("payments", "ledger-cdc", NONE, run_change=PAUSE_TASK, live_status="running", table_count=2,
+             impact=Impact("pause", "paused (stopped until resumed)")))
     step = Step(1, ONE_STEP, (
         stack_step("food", 1, ("dmsctl-food-foodsearch",), resume("dmsctl-food-foodsearch")),
         stack_step("growth", 1, ("dmsctl-growth-users-cdc",), resume("dmsctl-growth-users-cdc")),
@@ -136,13 +145,16 @@ def one_step() -> Plan:
 def two_step_reload() -> Plan:
     barcodes = table("food", "fooddb", "foodsearch", "barcodes", RELOAD, "v202008040000", "v202011191200")
     food = stack("food", UPDATE, task(
-        "food", "foodsearch", UPDATE, reasons=("foodsearch.barcodes version bumped: reload",),
-        live_status="running", table_count=3, tables=(barcodes,)))
+        "food", "foodsearch", UPDATE, live_status="running", table_count=3, tables=(barcodes,),
+        impact=Impact("reload", "reload of 1 table", 1, 1000, "1,000 rows")))
     accounts = table("growth", "usersdb", "users", "accounts", ADD, new="v202011191200")
     growth = stack(
         "growth", UPDATE,
         task("growth", "users-cdc", NONE, live_status="running", table_count=4),
-        task("growth", "users-reload", CREATE, reasons=("new task",), table_count=1, tables=(accounts,)))
+        task("growth", "users-reload", CREATE, reasons=("new task",), table_count=1, tables=(accounts,),
+             impact=NEW, values=(ValueChange("instance", None, "growth-main"), ValueChange("source", None, "usersdb"),
+                                 ValueChange("target", None, "s3-1min"),
+                                 ValueChange("migration_type", None, "full-load"))))
     foodsearch = "dmsctl-food-foodsearch"
     steps = (
         Step(1, STEP_1_OF_2, (
@@ -162,17 +174,20 @@ def no_go() -> Plan:
     nutrients = table("food", "fooddb", "foodsearch", "nutrients", ADD, new="v202103150000")
     food = stack(
         "food", UPDATE,
-        task("food", "foodsearch", UPDATE, reasons=("table mappings: 1 table added",), live_status="running",
-             table_count=4, tables=(nutrients,)),
-        resources=(ResourceChange("FoodMain", "AWS::DMS::ReplicationInstance", UPDATE,
-                                  ("AllocatedStorage",)),))
+        task("food", "foodsearch", UPDATE, reasons=("instance food-main changes (the task is stopped while it does)",),
+             live_status="running", table_count=4, tables=(nutrients,), impact=STOPPED),
+        resources=(ResourceChange("InstanceFoodMain", "AWS::DMS::ReplicationInstance", UPDATE, "instance food-main",
+                                  (ValueChange("class", "dms.t3.medium", "dms.r5.large"),
+                                   ValueChange("storage_gb", "100", "200"))),))
     growth = stack("growth", UPDATE, task(
-        "growth", "users-reload", UPDATE, reasons=("table mappings: 1 table added",), live_status="running",
+        "growth", "users-reload", UPDATE, live_status="running", impact=STOPPED,
         table_count=2, tables=(table("growth", "usersdb", "users", "sessions", ADD, new="v202104010000"),)))
     payments = stack("payments", UPDATE, task(
         "payments", "billing-cdc", REPLACE, live_status="running", table_count=3, restart_reloads_all=True,
-        reasons=("source endpoint changed (billingdb -> billingdb-v2): "
-                 "SourceEndpointArn cannot be updated in place",)))
+        reasons=("SourceEndpointArn changes (source billingdb -> source billingdb-v2)",),
+        values=(ValueChange("source", "billingdb", "billingdb-v2"),),
+        impact=Impact("replace-reload", "replacement (full reload of 3 tables)", 3, 2_500_000,
+                      "2,500,000 rows")))
     step = Step(1, ONE_STEP, (
         stack_step("food", 1, ("dmsctl-food-foodsearch",), resume("dmsctl-food-foodsearch")),
         stack_step("growth", 1, ("dmsctl-growth-users-reload",), resume("dmsctl-growth-users-reload")),
@@ -200,16 +215,28 @@ def new_team() -> Plan:
             ("DmsServiceRole", "AWS::IAM::Role"), ("DmsSecurityGroup", "AWS::EC2::SecurityGroup"),
             ("DmsSubnetGroup", "AWS::DMS::ReplicationSubnetGroup"),
             ("S3Target1min", "AWS::DMS::Endpoint"), ("S3Target10min", "AWS::DMS::Endpoint"))))
+    base = dataclasses.replace(base, resources=base.resources[:3] + (
+        ResourceChange("TargetS31min", "AWS::DMS::Endpoint", CREATE, "target s3-1min",
+                       (ValueChange("engine", None, "s3"), ValueChange("flush_interval_seconds", None, "60"))),
+        ResourceChange("TargetS310min", "AWS::DMS::Endpoint", CREATE, "target s3-10min",
+                       (ValueChange("engine", None, "s3"), ValueChange("flush_interval_seconds", None, "600")))))
     foods = tuple(table("food", "fooddb", "foodsearch", name, ADD, new="v202008040000")
                   for name in ("barcodes", "foods"))
     recipes = table("food", "catalogdb", "public", "recipes", ADD, new="v202101010000")
     food = stack(
         "food", CREATE,
-        task("food", "foodsearch", CREATE, reasons=("new task",), table_count=2, tables=foods),
-        task("food", "catalog-snapshot", CREATE, reasons=("new task",), table_count=1, tables=(recipes,)),
-        status=None, resources=(ResourceChange("FoodMain", "AWS::DMS::ReplicationInstance", CREATE),
-                                ResourceChange("FooddbSource", "AWS::DMS::Endpoint", CREATE),
-                                ResourceChange("CatalogdbSource", "AWS::DMS::Endpoint", CREATE)))
+        task("food", "foodsearch", CREATE, reasons=("new task",), table_count=2, tables=foods, impact=NEW),
+        task("food", "catalog-snapshot", CREATE, reasons=("new task",), table_count=1, tables=(recipes,), impact=NEW),
+        status=None, resources=(
+            ResourceChange("InstanceFoodMain", "AWS::DMS::ReplicationInstance", CREATE, "instance food-main",
+                           (ValueChange("class", None, "dms.r5.large"), ValueChange("storage_gb", None, "200"),
+                            ValueChange("multi_az", None, "false"))),
+            ResourceChange("SourceFooddb", "AWS::DMS::Endpoint", CREATE, "source fooddb",
+                           (ValueChange("engine", None, "postgres"),
+                            ValueChange("server", None, "fooddb.staging.internal.acme.io"),
+                            ValueChange("database", None, "fooddb"),
+                            ValueChange("secret_id", None, "dms/food/fooddb-staging"))),
+            ResourceChange("SourceCatalogdb", "AWS::DMS::Endpoint", CREATE, "source catalogdb")))
     step = Step(1, ONE_STEP, (
         StackStep("dmsctl-base", CREATE, sha("base-1")),
         stack_step("food", 1, action=CREATE,
@@ -224,9 +251,11 @@ def removed_team() -> Plan:
     legacy = stack(
         "legacy", DELETE,
         task("legacy", "orders-cdc", DELETE, reasons=("team file removed",), live_status="running",
-             tables=removed),
-        resources=(ResourceChange("LegacyMain", "AWS::DMS::ReplicationInstance", DELETE),
-                   ResourceChange("OrdersdbSource", "AWS::DMS::Endpoint", DELETE)))
+             tables=removed, impact=Impact("removal", "removal")),
+        resources=(ResourceChange("InstanceLegacyMain", "AWS::DMS::ReplicationInstance", DELETE,
+                                  "instance dmsctl-legacy-main"),
+                   ResourceChange("SourceOrdersdb", "AWS::DMS::Endpoint", DELETE,
+                                  "endpoint dmsctl-legacy-src-ordersdb")))
     step = Step(1, ONE_STEP, (StackStep("dmsctl-team-legacy", DELETE, None,
                                         stop=("dmsctl-legacy-orders-cdc",)),))
     checks = [Check("P108", "warning", "stack dmsctl-team-legacy will be DELETED with all its tasks (data already "
