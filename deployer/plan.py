@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, fields, is_dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from dmsctl.compiler.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-PLAN_FORMAT = 2
+PLAN_FORMAT = 3  # 3: checks are findings (resource, hint, file/line/column)
 
 # Table change kinds. "reload" = same source table, same task, version bumped (two steps).
 ADD, REMOVE, RELOAD, PAUSE, RESUME = "add", "remove", "reload", "pause", "resume"
@@ -122,19 +125,18 @@ class Step:
     stacks: tuple[StackStep, ...]
 
 
-@dataclass(frozen=True)
-class Check:
-    code: str
-    severity: str  # "error" (no-go) | "warning"
-    message: str
-    team: str | None = None
-    task: str | None = None
-    table: str | None = None
-    acknowledged_by: str | None = None  # the flag that turned this error into a warning, if any
+# A plan check is a Finding (the compiler's type): code, severity ("error" blocks: no-go), message, the
+# resource it is about (team/task/schema.table), a hint (the flag that acknowledges it) and, once
+# acknowledged, the flag that turned it into a warning.
+Check = Finding
 
-    @property
-    def blocks(self) -> bool:
-        return self.severity == "error"
+
+def check(code: str, severity: str, message: str, team: str | None = None, task: str | None = None,
+          table: str | None = None, *, hint: str = "", acknowledged_by: str = "") -> Check:
+    """A plan check about team[/task[/schema.table]]."""
+    resource = "/".join(x for x in (team, task, table) if x)
+    return Check(code=code, message=message, severity=Severity(severity), resource=resource, hint=hint,
+                 acknowledged_by=acknowledged_by)
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ def _plain(obj: object) -> object:
     """JSON data of a plan value: dataclasses become objects, tuples lists."""
     if is_dataclass(obj) and not isinstance(obj, type):
         return _plain_fields(obj)
+    if isinstance(obj, Enum):  # a finding's severity
+        return obj.value
     if isinstance(obj, (tuple, list)):
         return [_plain(x) for x in obj]
     return obj

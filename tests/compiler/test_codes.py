@@ -773,7 +773,7 @@ def test_diagnostics_are_json_serialisable_and_sorted(tmp_path):
                                                             "table: t1, version: v202013011200")
     diags = list(compile_tree(write_tree(tmp_path, teams={"alpha": text})).diagnostics)
     assert diags == sorted(diags, key=Diagnostic.sort_key)
-    rows = json.loads(format_json(diags))["diagnostics"]
+    rows = json.loads(format_json(diags))["findings"]
     assert [r["code"] for r in rows] == codes(diags)
 
 

@@ -16,6 +16,7 @@ from dmsctl.compiler import schema_check
 from dmsctl.compiler.build import compile_tree
 from dmsctl.compiler.data import schemas_dir
 from dmsctl.compiler.diagnostics import format_text
+from dmsctl.compiler.findings import format_line
 from dmsctl.compiler.settings import defaults
 from dmsctl.deployer.cli import cli
 from tests.compiler.test_codes import ALPHA, TEAM, col_of, in_file, line_of, only, team_yaml
@@ -250,7 +251,8 @@ def test_yaml_1_1_booleans_and_numbers_where_text_is_meant_suggest_quotes(tmp_pa
 ], ids=["mapping-value", "tab", "quote", "bracket", "control-character"])
 def test_yaml_syntax_errors_come_with_a_hint(tmp_path, text, hint):
     d = only(team_yaml(tmp_path, text), "E100")
-    assert hint in d.message, d.message
+    assert d.message.startswith("invalid YAML: ") and hint in d.hint, d
+    assert d.file.endswith(ALPHA) and d.line > 0 and f"; {d.hint}" in format_line(d)
 
 
 # --- one team, one file; references point at themselves --------------------------------------------------
