@@ -13,7 +13,7 @@ from dmsctl.compiler.findings import Finding, Severity, format_github, format_js
 from dmsctl.deployer.cli import cli
 from dmsctl.deployer.cli.main import COMMANDS, LazyGroup
 from tests.compiler.test_codes import TEAM
-from tests.helpers import GOLDEN, compare_golden, write_tree
+from tests.helpers import GOLDEN, REPO, compare_golden, write_tree
 
 
 def run(*args: str):
@@ -171,3 +171,9 @@ def test_text_format_errors_stay_text_on_stderr(tmp_path, monkeypatch):
     assert result.exit_code == 1 and result.stdout == ""
     assert "configs/teams/alpha.yaml:17:13 E205 error: " in result.stderr
     assert result.stderr.rstrip().endswith("error: the configuration has errors: nothing was planned")
+
+
+def test_the_workflows_validate_with_github_annotations():
+    runs = [line.strip() for path in sorted((REPO / ".github" / "workflows").glob("*.yml"))
+            for line in path.read_text().splitlines() if "dmsctl validate" in line]
+    assert runs and all("--format github" in line for line in runs), runs
