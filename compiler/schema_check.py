@@ -194,8 +194,20 @@ def _quote_hint(doc: SourceDoc, path: tuple, instance: object, schema: Mapping[s
         return ""
     if raw == "":
         return "; the value is missing"
-    read_as = f"reads {raw} as {json.dumps(instance)}" if raw != json.dumps(instance) else f"reads {raw} as a number"
+    number = raw == json.dumps(instance)
+    if not _text_fits(raw, schema):  # quoting would not help: "2020" is no better a schema name than 2020
+        return "" if number else f" (YAML reads {raw} as {json.dumps(instance)})"
+    read_as = f"reads {raw} as a number" if number else f"reads {raw} as {json.dumps(instance)}"
     return f" (YAML {read_as}); write \"{raw}\" in quotes to mean the text"
+
+
+def _text_fits(text: str, schema: Mapping[str, Any]) -> bool:
+    """Would `text`, quoted, pass the string rules of `schema` (enum, pattern, length)?"""
+    if "enum" in schema:
+        return text in schema["enum"]
+    pattern = schema.get("pattern")
+    return (not isinstance(pattern, str) or bool(ecma_pattern(pattern).search(text))) and \
+        schema.get("minLength", 0) <= len(text) <= schema.get("maxLength", len(text))
 
 
 # --- one diagnostic per schema error ----------------------------------------------------------------------
@@ -204,7 +216,7 @@ def _where(path: Sequence[str | int]) -> str:
     parts: list[str] = []
     for p in path:
         parts.append(f"[{p}]" if isinstance(p, int) else (f".{visible(p)}" if parts else visible(p)))
-    return "".join(parts) or "<file>"
+    return "".join(parts) or "the file"
 
 
 def _subschema(error: ValidationError) -> Mapping[str, Any]:
@@ -242,7 +254,8 @@ def _unknown_fields(doc: SourceDoc, error: ValidationError, kind: str) -> list[D
         if start is None:
             listed = f"; allowed: {', '.join(allowed)}" if allowed else ""
             suggestion = f"; did you mean '{hint[0]}'?" if hint else listed
-            diags.append(Diagnostic.at("E103", f"unknown field '{visible(extra)}' in {_where(path)}{suggestion}",
+            place = f"in {_where(path)}" if path else "at the top of the file"
+            diags.append(Diagnostic.at("E103", f"unknown field '{visible(extra)}' {place}{suggestion}",
                                        doc.key_pos(path + (extra,))))
             continue
         inside = path[start:]
@@ -265,7 +278,9 @@ def _diagnostics(doc: SourceDoc, error: ValidationError, kind: str) -> list[Diag
         return _unknown_fields(doc, error, kind)
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return [Diagnostic.at("E105", f"{where}: missing required field '{missing}'", doc.pos(path))]
+        message = f"{where}: missing required field '{missing}'" if path else \
+            f"missing required field '{missing}' at the top of the file"
+        return [Diagnostic.at("E105", message, doc.pos(path))]
     # jsonschema reports a propertyNames failure as the failing sub-rule (pattern, maxLength) with the
     # parent object's path and the bad name as instance: point at that key, not at the object.
     if v == "propertyNames" or (len(error.schema_path) >= 2 and error.schema_path[-2] == "propertyNames"):
@@ -286,7 +301,10 @@ def _diagnostics(doc: SourceDoc, error: ValidationError, kind: str) -> list[Diag
     if v in ("oneOf", "anyOf"):  # no branch got past its type: say what each would take
         branches = [e for e in error.context or () if len(e.relative_schema_path) and e.validator == "type"]
         options = " or ".join(dict.fromkeys(expected(_subschema(e)) for e in branches)) or "a valid value"
-        return [Diagnostic.at("E104", f"{where}: expected {options}, got {value}", pos)]
+        hint = next((h for h in (_quote_hint(doc, path, instance, _subschema(e)) for e in branches) if h), "")
+        return [Diagnostic.at("E104", f"{where}: expected {options}, got {value}{hint}", pos)]
+    if v == "enum" and isinstance(instance, (list, dict)):  # a list or mapping where one word is meant
+        return [Diagnostic.at("E104", f"{where}: expected {expected(schema)}, got {value}", pos)]
     if v == "enum":
         options = schema.get("enum", [])
         close = difflib.get_close_matches(str(instance), [str(o) for o in options], n=1) \

@@ -223,14 +223,14 @@ def parse_yaml(text: str, path: str) -> SourceDoc:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or str(exc)
         context = f" ({exc.context})" if exc.context else ""
-        message = f"invalid YAML: {problem}{context}; {_hint(exc)}"
-        raise YamlError([Diagnostic("E100", message, path, line, col)]) from None
+        raise YamlError([Diagnostic("E100", f"invalid YAML: {problem}{context}", path, line, col,
+                                    hint=_hint(exc))]) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at an offset in the text
         before = text[:exc.position]
         line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
         problem = str(exc).splitlines()[0]
         hint = "remove the control character (a config file is plain UTF-8 text)"
-        raise YamlError([Diagnostic("E100", f"invalid YAML: {problem}; {hint}", path, line, col)]) from None
+        raise YamlError([Diagnostic("E100", f"invalid YAML: {problem}", path, line, col, hint=hint)]) from None
     except yaml.YAMLError as exc:
         raise YamlError([Diagnostic("E100", f"invalid YAML: {exc}", path, 1, 1)]) from None
     if node is not None and loader.first_anchor is not None:
@@ -257,8 +257,8 @@ def load_yaml_file(file: Path, display_path: str | None = None) -> SourceDoc:
     except UnicodeDecodeError as exc:
         before = exc.object[:exc.start]
         line, col = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
-        message = f"file is not valid UTF-8: {exc.reason}"
-        raise YamlError([Diagnostic("E100", message, shown, line, col)]) from None
+        raise YamlError([Diagnostic("E100", f"file is not valid UTF-8: {exc.reason}", shown, line, col,
+                                    hint="save the file as UTF-8")]) from None
     except OSError as exc:
         raise YamlError([Diagnostic("E100", f"cannot read file: {exc.strerror}", shown)]) from None
     return parse_yaml(text, shown)

@@ -31,10 +31,10 @@ def plan_acknowledged(result: CompileResult, gw: Gateway, flags: Flags = Flags()
     if not entries:
         return _with(planned, reviewed, given, ())
     honoured = [e for e in entries if e.names(reviewed)]
-    ignored = tuple(P.Check("P125", "warning", f"{e.source}: acknowledges plan {e.plan[:12]} ({', '.join(e.flags)}), "
+    ignored = tuple(P.check("P125", "warning", f"{e.source}: acknowledges plan {e.plan[:12]} ({', '.join(e.flags)}), "
                                                f"but this plan is {reviewed[:12]}: ignored, as the config or live "
-                                               "state changed since it was given. Acknowledge this plan again if "
-                                               "it is still wanted, or remove the entry")
+                                               "state changed since it was given",
+                            hint="acknowledge this plan again if it is still wanted, or remove the entry")
                     for e in entries if not e.names(reviewed))
     from_file = tuple(P.Acknowledgement(flag, e.source, reviewed, e.reason) for e in honoured for flag in e.flags)
     extra = {a.flag for a in from_file} - set(flags.names())

@@ -26,6 +26,7 @@ from typing import Any
 
 from dmsctl.compiler import naming
 from dmsctl.compiler.build import CompileResult
+from dmsctl.compiler.findings import format_line
 from dmsctl.deployer import handover, stack_deploy, task_control
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.acknowledgements import plan_acknowledged, stale_reason
@@ -120,7 +121,7 @@ class Applier:
                 raise StalePlan(stale_reason(expected, plan))
             if not plan.go:
                 blocking = [c for c in plan.checks if c.blocks]
-                lines = "\n".join(f"  {c.code}: {c.message}" for c in blocking)
+                lines = "\n".join(f"  {format_line(c)}" for c in blocking)  # as the plan shows checks
                 raise PlanRefused(f"the plan is no-go ({len(blocking)} blocking check(s)); nothing was changed:\n"
                                   f"{lines}")
             if not plan.has_changes:
@@ -423,7 +424,7 @@ class Applier:
         drift = [c for c in final.checks if c.code == "P110"]
         if drift:  # never claim a match while DMS is known to differ (drift left alone, not acknowledged)
             self.progress.emit("info", f"final check: No changes to deploy, but {len(drift)} drift warning(s) remain "
-                                       "(DMS differs from the config): " + "; ".join(c.message for c in drift))
+                                       "(DMS differs from the config): " + "; ".join(c.describe() for c in drift))
             return
         self.progress.emit("info", "final check: No changes. DMS matches the configuration.")
 

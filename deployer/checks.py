@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dmsctl.compiler.diagnostics import Diagnostic
+from dmsctl.compiler.findings import Finding
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.diff import moved_away, rewrites_mappings
 from dmsctl.deployer.live import LiveState, TableStat
@@ -47,8 +47,8 @@ class Flags:
 def _check(code: str, message: str, *, team: str | None = None, task: str | None = None, table: str | None = None,
            severity: str = "error", flag: str | None = None, acknowledged: bool = False) -> P.Check:
     if acknowledged:
-        return P.Check(code, "warning", message, team, task, table, acknowledged_by=flag)
-    return P.Check(code, severity, message + (f" (acknowledge with {flag})" if flag else ""), team, task, table)
+        return P.check(code, "warning", message, team, task, table, acknowledged_by=flag or "")
+    return P.check(code, severity, message, team, task, table, hint=f"acknowledge with {flag}" if flag else "")
 
 
 def account_check(expected: str, live: str) -> Iterator[P.Check]:
@@ -282,10 +282,11 @@ def s3_checks(nonempty: dict[str, bool | None], bucket: str,
                      f"(never overwrite replicated data): {hint}", team=team, task=task, table=table)
 
 
-def compile_checks(diagnostics: Iterable[Diagnostic]) -> Iterator[P.Check]:
+def compile_checks(diagnostics: Iterable[Finding]) -> Iterator[P.Check]:
     for d in diagnostics:
         if d.is_error:
-            yield _check("P103", f"{d.location()} {d.code}: {d.message}")
+            yield P.Check("P103", f"{d.code}: {d.message}", file=d.file, line=d.line, column=d.column,
+                          resource=d.resource, hint=d.hint)
 
 
 def order_conflict(stack: str, team_stack: str, gone: set[str], needs: set[str], team: str) -> P.Check:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # `dmsctl --help` imports this module, and must not import the compiler
+    from dmsctl.compiler.findings import Finding
+
 
 class DmsctlError(Exception):
     """A failure to report to the user: message, non-zero exit, no traceback."""
@@ -10,7 +16,12 @@ class DmsctlError(Exception):
 
 
 class ConfigError(DmsctlError):
-    """The config tree has errors (diagnostics already printed)."""
+    """The config tree has errors: `findings` says which (the error boundary shows them in the command's
+    format, before the message)."""
+
+    def __init__(self, message: str, findings: Iterable[Finding] = ()):
+        super().__init__(message)
+        self.findings = tuple(findings)
 
 
 class AwsError(DmsctlError):

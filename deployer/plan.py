@@ -11,13 +11,16 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field, fields, is_dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from dmsctl.compiler.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-# The plan file's format (schemas/plan.schema.json). 3: values (old -> new), config names, impact labels;
-# `format` was renamed `format_version`.
+# The plan file's format (schemas/plan.schema.json). 3: values (old -> new), config names, impact labels,
+# checks as findings (resource, hint, file/line/column); `format` was renamed `format_version`.
 PLAN_FORMAT_VERSION = 3
 
 # Table change kinds. "reload" = same source table, same task, version bumped (two steps).
@@ -162,19 +165,18 @@ class Step:
     stacks: tuple[StackStep, ...]
 
 
-@dataclass(frozen=True)
-class Check:
-    code: str
-    severity: str  # "error" (no-go) | "warning"
-    message: str
-    team: str | None = None
-    task: str | None = None
-    table: str | None = None
-    acknowledged_by: str | None = None  # the flag that turned this error into a warning, if any
+# A plan check is a Finding (the compiler's type): code, severity ("error" blocks: no-go), message, the
+# resource it is about (team/task/schema.table), a hint (the flag that acknowledges it) and, once
+# acknowledged, the flag that turned it into a warning.
+Check = Finding
 
-    @property
-    def blocks(self) -> bool:
-        return self.severity == "error"
+
+def check(code: str, severity: str, message: str, team: str | None = None, task: str | None = None,
+          table: str | None = None, *, hint: str = "", acknowledged_by: str = "") -> Check:
+    """A plan check about team[/task[/schema.table]]."""
+    resource = "/".join(x for x in (team, task, table) if x)
+    return Check(code=code, message=message, severity=Severity(severity), resource=resource, hint=hint,
+                 acknowledged_by=acknowledged_by)
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,8 @@ def _plain(obj: object, skip: frozenset[tuple[str, str]] = frozenset()) -> objec
     """JSON data of a plan value: dataclasses become objects, tuples lists."""
     if is_dataclass(obj) and not isinstance(obj, type):
         return _plain_fields(obj, skip)
+    if isinstance(obj, Enum):  # a finding's severity
+        return obj.value
     if isinstance(obj, (tuple, list)):
         return [_plain(x, skip) for x in obj]
     return obj

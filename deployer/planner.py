@@ -260,14 +260,14 @@ def _stopped_outside(changes: tuple[P.StackChange, ...], live: LiveState, gw: Ga
             why = f" ({task.stop_reason})" if task.stop_reason else ""
             if HOLD_TAG in tags:
                 hold = tags[HOLD_TAG] or "no reason given"
-                checks.append(P.Check("P120", "warning", f"task {t.identifier} is held ({HOLD_TAG}={hold}): it "
+                checks.append(P.check("P120", "warning", f"task {t.identifier} is held ({HOLD_TAG}={hold}): it "
                                       f"stays {task.status}{why} and this apply does not start it; remove the tag "
                                       "to let the next apply resume it", t.team, t.task))
                 tasks.append(dataclasses.replace(t, run_change=None, held=hold))
                 continue
             by = (f"left stopped by apply run {tags[STOPPED_BY_TAG]}" if STOPPED_BY_TAG in tags
                   else "stopped outside dmsctl")
-            checks.append(P.Check("P121", "warning", f"task {t.identifier} is {task.status}{why}, {by}; this apply "
+            checks.append(P.check("P121", "warning", f"task {t.identifier} is {task.status}{why}, {by}; this apply "
                                   f"resumes it. To keep it stopped, tag it {HOLD_TAG}=<reason> (aws dms "
                                   f"add-tags-to-resource --resource-arn {task.arn} --tags Key={HOLD_TAG},"
                                   "Value=<reason>)", t.team, t.task))

@@ -37,11 +37,11 @@ def service_role_checks(gw: Gateway, account_id: str, env: str) -> list[P.Check]
         try:
             present = role_exists(gw, name)
         except AwsError as exc:
-            checks.append(P.Check(CODE, "warning", f"could not check that the IAM role {arn} exists ({exc}): "
+            checks.append(P.check(CODE, "warning", f"could not check that the IAM role {arn} exists ({exc}): "
                                   "redeploy the bootstrap stack, whose plan and deploy roles may read it"))
             continue
         if not present:
-            checks.append(P.Check(CODE, "error", f"the account has no IAM role {name}, which DMS requires "
+            checks.append(P.check(CODE, "error", f"the account has no IAM role {name}, which DMS requires "
                                   f"(trusting dms.amazonaws.com, with {policy.rsplit('/', 1)[1]}): deploy the "
                                   f"bootstrap stack (`dmsctl bootstrap-template --env {env}` creates it when it "
                                   "is absent), then plan again"))

@@ -51,4 +51,4 @@ def slot_checks(changes: tuple[P.StackChange, ...], live: LiveState) -> Iterator
                 message = (f"task {t.identifier} is {verb}: DMS made a replication slot for it at {where}, which "
                            "can stay behind and keep the database's WAL; look for it in pg_replication_slots "
                            f"(inactive, after the apply) and drop it: {slot_hint('<slot name>')}")
-            yield P.Check("P124", "warning", message, t.team, t.task)
+            yield P.check("P124", "warning", message, t.team, t.task)

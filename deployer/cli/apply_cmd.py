@@ -14,6 +14,7 @@ from dmsctl.deployer.checks import Flags
 from dmsctl.deployer.cli.aws_options import aws_options, compiled, gateway
 from dmsctl.deployer.cli.context import config_dir, env_option, no_color_option, use_color
 from dmsctl.deployer.cli.plan_cmd import render
+from dmsctl.deployer.cli.report import reported
 from dmsctl.deployer.errors import DmsctlError
 from dmsctl.deployer.interrupt import Interrupt, handling_signals
 from dmsctl.deployer.lock import Lock
@@ -77,13 +78,19 @@ def apply(ctx, env, plan_file, allow_replace, allow_delete, allow_drift, allow_i
         with interrupt.raising():
             return click.confirm("Apply this plan?", default=False)
 
+    error = ""
     try:
         with handling_signals(interrupt, lambda message: click.echo(message, err=True)):
             code = applier.run(expected=expected, confirm=confirm)
+    except BaseException as exc:
+        error = str(exc) if isinstance(exc, DmsctlError) else f"{type(exc).__name__}: {exc}".rstrip(": ")
+        raise
     finally:
-        if fmt == "json":
-            click.echo(json.dumps({"run": applier.record.as_dict(),
-                                   "events": [e.__dict__ for e in progress.events]}, indent=2, sort_keys=True))
+        if fmt == "json":  # one document, the error in it (the error boundary then adds none)
+            click.echo(json.dumps({"run": applier.record.as_dict(), "error": error,
+                                   "events": [e.__dict__ for e in progress.events]}, indent=2, sort_keys=True,
+                                  ensure_ascii=False))
+            reported(ctx)
     if fmt != "json":
         rec = applier.record
         if rec.stopped_seconds:

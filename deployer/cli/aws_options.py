@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from dmsctl.compiler.build import CompileResult, compile_tree
-from dmsctl.compiler.diagnostics import format_text
 from dmsctl.deployer.errors import ConfigError
 from dmsctl.deployer.gateway import Gateway
 
@@ -28,12 +27,12 @@ def gateway(region: str, *, read_only: bool, endpoint_url: str | None, profile: 
 
 
 def compiled(config_dir: Path, env: str | None, lint: bool = True) -> CompileResult:
-    """Compile or raise ConfigError after printing the diagnostics (never plan from broken config)."""
+    """Compile, or raise ConfigError with the findings (never plan from broken config); the error boundary
+    shows them in the command's --format."""
     from dmsctl.deployer.cli.compile_cmd import linter
 
     result = compile_tree(config_dir, env, linter(lint))
     if not result.ok:
-        click.echo(format_text(result.diagnostics), err=True)
-        raise ConfigError("the configuration has errors: nothing was planned")
+        raise ConfigError("the configuration has errors: nothing was planned", result.diagnostics)
     return result
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 from dmsctl.compiler import output
 from dmsctl.compiler.build import compile_tree, validate_all
-from dmsctl.compiler.diagnostics import Diagnostic, format_json, format_text, has_errors
+from dmsctl.compiler.findings import FORMATTERS, Finding, format_json, has_errors
 from dmsctl.compiler.limits import MAPPINGS_MAX, RESOURCES_MAX, TEMPLATE_INLINE_MAX, TEMPLATE_S3_MAX
 from dmsctl.compiler.lint import Linter
 from dmsctl.deployer.cli.context import config_dir, env_option
+from dmsctl.deployer.errors import DmsctlError
 
 
 def lint_cache() -> Path:
@@ -28,9 +31,14 @@ def linter(enabled: bool) -> Linter | None:
     return Linter(cache_dir=lint_cache()) if enabled else None
 
 
-def report(diags: list[Diagnostic], fmt: str) -> None:
-    text = format_json(diags) if fmt == "json" else format_text(diags)
-    click.echo(text, err=fmt != "json" and has_errors(diags))
+def report(findings: list[Finding], fmt: str) -> None:
+    """The findings in `fmt`: text (on stderr when there are errors), json or github (always on stdout)."""
+    click.echo(FORMATTERS[fmt](findings), err=fmt == "text" and has_errors(findings))
+
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="text", show_default=True,
+    help="text: file:line:col lines; json: the findings as JSON; github: GitHub workflow annotations.")
 
 
 lint_option = click.option("--lint/--no-lint", default=True, show_default=True,
@@ -39,8 +47,7 @@ lint_option = click.option("--lint/--no-lint", default=True, show_default=True,
 
 @click.command()
 @env_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: file:line:col lines; json: a list of findings.")
+@format_option
 @lint_option
 @click.pass_context
 def validate(ctx: click.Context, env: str | None, fmt: str, lint: bool) -> None:
@@ -62,8 +69,7 @@ def validate(ctx: click.Context, env: str | None, fmt: str, lint: bool) -> None:
 @click.option("--out", "out_dir", default="build", show_default=True, type=click.Path(file_okay=False),
               help="Where to write templates, mappings and the manifest (under <out>/<env>/).")
 @click.option("--stats", is_flag=True, help="Print the headroom left against AWS size limits.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: a summary line; json: the findings as JSON.")
+@format_option
 @lint_option
 @click.pass_context
 def compile_(ctx: click.Context, env: str | None, out_dir: str, stats: bool, fmt: str, lint: bool) -> None:
@@ -78,16 +84,20 @@ def compile_(ctx: click.Context, env: str | None, out_dir: str, stats: bool, fmt
     try:
         target = output.write(result, Path(out_dir))
     except (FileExistsError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
-    if fmt == "json":
+        raise DmsctlError(str(exc)) from None
+    tree = result.require_tree()
+    if fmt == "json":  # one document: the findings, what was written and, with --stats, the sizes
+        doc = json.loads(format_json(result.diagnostics))
+        doc["compiled"] = {"env": tree.env, "account_id": tree.account_id, "region": tree.region,
+                           "stacks": len(tree.stacks), "tasks": len(tree.tasks()), "out": str(target)}
+        if stats:
+            doc["stats"] = [asdict(s) for s in result.stats]
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+        return
+    if result.diagnostics:
         report(list(result.diagnostics), fmt)
-    else:
-        if result.diagnostics:
-            click.echo(format_text(result.diagnostics))
-        tree = result.require_tree()
-        tasks = len(tree.tasks())
-        click.echo(f"compiled {tree.env} ({tree.account_id}, {tree.region}): {len(tree.stacks)} stacks, "
-                   f"{tasks} tasks -> {target}")
+    click.echo(f"compiled {tree.env} ({tree.account_id}, {tree.region}): {len(tree.stacks)} stacks, "
+               f"{len(tree.tasks())} tasks -> {target}")
     if stats:
         click.echo(stats_table(result))
 

@@ -13,7 +13,7 @@ from dmsctl.compiler import codeowners as co
 from dmsctl.compiler import naming
 from dmsctl.compiler.bootstrap import BootstrapError, bootstrap_body
 from dmsctl.compiler.config import RawTree, read_tree, resolve
-from dmsctl.compiler.diagnostics import format_text, has_errors
+from dmsctl.compiler.findings import has_errors
 from dmsctl.compiler.render import RenderError
 from dmsctl.deployer.cli.aws_options import aws_options, gateway
 from dmsctl.deployer.cli.context import config_dir, env_option, repository_root
@@ -24,8 +24,7 @@ from dmsctl.deployer.prerequisites import role_exists
 def _raw(ctx: click.Context) -> RawTree:
     raw = read_tree(config_dir(ctx))
     if raw.base is None or has_errors(raw.diagnostics):
-        click.echo(format_text(list(raw.diagnostics)), err=True)
-        raise ConfigError("the configuration has errors (see `dmsctl validate`)")
+        raise ConfigError("the configuration has errors (see `dmsctl validate`)", raw.diagnostics)
     return raw
 
 
@@ -99,8 +98,7 @@ def bootstrap_template(ctx: click.Context, env: str | None, dms_roles: str, endp
     raw = _raw(ctx)
     config, diags = resolve(raw, env or raw.default_environment() or "")
     if config is None or has_errors(diags):
-        click.echo(format_text(diags), err=True)
-        raise ConfigError("the configuration has errors (see `dmsctl validate`)")
+        raise ConfigError("the configuration has errors (see `dmsctl validate`)", diags)
     try:
         body = bootstrap_body(config, {})  # a config gap is reported before any AWS call
         create = _dms_roles_to_create(dms_roles, config.env.region, endpoint_url, profile, max_attempts)

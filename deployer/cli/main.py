@@ -52,6 +52,9 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"dmsctl.deployer.cli.{entry[0]}")
         command: click.Command = getattr(module, entry[1])
         name_envvars(command, f"DMSCTL_{cmd_name}")
+        from dmsctl.deployer.cli.report import remember_format
+
+        remember_format(command)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -86,22 +89,28 @@ class LazyGroup(click.Group):
         except DmsctlError as exc:
             if _debug(ctx):
                 raise
-            if str(exc):
-                click.echo(f"error: {exc}", err=True)
+            _failure(ctx, str(exc), getattr(exc, "findings", ()))
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            _failure(ctx, "", label="interrupted")
             ctx.exit(EXIT_SIGINT)
         except Exception as exc:  # the last line of defence: a person reads this
             if _debug(ctx):
                 raise
             reason = user_mistake(exc)
             if reason is not None:
-                click.echo(f"error: {reason}", err=True)
+                _failure(ctx, reason)
                 ctx.exit(EXIT_ERROR)
-            click.echo(f"internal error: {type(exc).__name__}: {exc}\n(run with --debug for the traceback, "
-                       "and please report it)", err=True)
+            _failure(ctx, f"{type(exc).__name__}: {exc}\n(run with --debug for the traceback, and please report it)",
+                     label="internal error")
             ctx.exit(EXIT_ERROR)
+
+
+def _failure(ctx: click.Context, message: str, findings: Any = (), label: str = "error") -> None:
+    """The error in the command's --format (text on stderr; JSON or workflow commands on stdout)."""
+    from dmsctl.deployer.cli.report import failure
+
+    failure(ctx, message, findings, label=label)
 
 
 def name_envvars(command: click.Command, prefix: str) -> None:

@@ -11,6 +11,7 @@ import click
 from dmsctl.deployer import runs
 from dmsctl.deployer.cli.aws_options import aws_options, compiled, gateway
 from dmsctl.deployer.cli.context import config_dir, env_option, no_color_option, use_color
+from dmsctl.deployer.cli.report import reported
 from dmsctl.deployer.errors import DmsctlError
 from dmsctl.deployer.interrupt import Interrupt, Interrupted, handling_signals
 from dmsctl.deployer.progress import NullSink, PlainSink, Progress, RichSink
@@ -91,9 +92,11 @@ def run(ctx, ref, env, at, timeout, fmt, no_color, endpoint_url, profile, max_at
             "for an incremental run its checkpoint, are not recorded: the next run starts from the last "
             "recorded checkpoint (changes may be written twice, never skipped)" if started else
             "the task was not started; nothing was changed"),)
-    if fmt == "json":
+    if fmt == "json":  # one document, the error in it (the error boundary then adds none)
         click.echo(json.dumps({"run": outcome.as_dict() if outcome else None, "error": str(error) if error else "",
-                               "events": [e.__dict__ for e in progress.events]}, indent=2, sort_keys=True))
+                               "events": [e.__dict__ for e in progress.events]}, indent=2, sort_keys=True,
+                              ensure_ascii=False))
+        reported(ctx)
     elif outcome is not None:
         click.echo(_summary(outcome, target))
     if error is not None:

@@ -66,10 +66,6 @@ def ordered_checks(plan: Plan) -> list[Check]:
     return sorted(plan.checks, key=lambda c: not c.blocks)
 
 
-def location(check: Check) -> str:
-    return "/".join(x for x in (check.team, check.task, check.table) if x)
-
-
 def summary_line(plan: Plan) -> str:
     """`Plan: 2 steps; 1 stack to update; 3 tasks to update, 1 to replace; 5 tables to add, 2 tasks stopped.`
 

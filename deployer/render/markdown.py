@@ -16,7 +16,6 @@ from dmsctl.deployer.plan import NONE, Check, Plan, StackChange, StackStep, Step
 from dmsctl.deployer.render.common import (
     changed_stacks,
     disruptions,
-    location,
     ordered_checks,
     plural,
     summary_line,
@@ -178,11 +177,12 @@ def _checks(checks: list[Check], budget: int | None = None) -> str:
 
 
 def _check_row(check: Check) -> str:
-    severity = f"⛔ {check.severity}" if check.blocks else f"⚠️ {check.severity}"
+    severity = f"⛔ {check.severity.value}" if check.blocks else f"⚠️ {check.severity.value}"
     if check.acknowledged_by:
         severity += f" (acknowledged by {escape(check.acknowledged_by)})"
-    where = f"{escape(location(check))}: " if location(check) else ""
-    return f"| {escape(check.code)} | {severity} | {where}{escape(check.message)} |"
+    where = f"{escape(check.location())}: " if check.location() else ""
+    text = check.message + (f"; {check.hint}" if check.hint else "")
+    return f"| {escape(check.code)} | {severity} | {where}{escape(text)} |"
 
 
 def _everything(head: str, steps: list[str], stacks: list[StackChange], checks: str,

@@ -6,6 +6,7 @@ Marks: `+` add/create, `-` remove/delete, `~` update, `-/+` replace, `↻` table
 
 from __future__ import annotations
 
+from dmsctl.compiler.findings import format_line
 from dmsctl.deployer.plan import (
     NONE,
     PAUSE_TASK,
@@ -24,7 +25,6 @@ from dmsctl.deployer.render.common import (
     changed_stacks,
     disruptions,
     impact_text,
-    location,
     ordered_checks,
     plural,
     replacement_warning,
@@ -190,11 +190,9 @@ def _checks(plan: Plan, paint: _Paint) -> list[str]:
     if not checks:
         return [f"{paint.bold('Checks:')} none raised."]
     lines = [paint.bold("Checks:")]
-    for check in checks:
+    for check in checks:  # the line every finding gets (compiler/findings.py), after a mark
         mark = paint("✗", "31") if check.blocks else paint("!", "33")
-        where = f"[{location(check)}] " if location(check) else ""
-        ack = f" (acknowledged by {check.acknowledged_by})" if check.acknowledged_by else ""
-        lines.append(f"  {mark} {check.code} {check.severity:<7} {where}{check.message}{ack}")
+        lines.append(f"  {mark} {format_line(check)}")
     return lines
 
 

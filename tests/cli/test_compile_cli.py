@@ -37,8 +37,8 @@ def test_validate_json_format_is_machine_readable(tmp_path):
     assert result.exit_code == 1
     doc = json.loads(result.output)
     assert doc["errors"] >= 1
-    assert {d["code"] for d in doc["diagnostics"]} == {"E205", "W210"}  # and the now-unused source
-    assert all(d["file"].endswith("alpha.yaml") and d["line"] > 0 for d in doc["diagnostics"])
+    assert {d["code"] for d in doc["findings"]} == {"E205", "W210"}  # and the now-unused source
+    assert all(d["file"].endswith("alpha.yaml") and d["line"] > 0 for d in doc["findings"])
 
 
 def test_compile_writes_templates_mappings_and_manifest(tmp_path):

@@ -151,7 +151,7 @@ def test_e102_anchors_aliases_merge_keys_and_tags(tmp_path, text, needle, messag
 
 @pytest.mark.parametrize("text, needle, message", [
     (TEAM.replace("owners:", "ownres:"), "ownres:",
-     "unknown field 'ownres' in <file>; did you mean 'owners'?"),
+     "unknown field 'ownres' at the top of the file; did you mean 'owners'?"),
     (TEAM.replace("    tables:\n", "    pasued: true\n    tables:\n"), "pasued:",
      "unknown field 'pasued' in tasks.cdc; did you mean 'paused'?"),
     (TEAM.replace("{schema: app, table: t1,", "{schema: app, tabel_name: x, table: t1,"), "tabel_name",
@@ -206,7 +206,8 @@ def test_e104_invalid_environment_name_in_base(tmp_path):
     (TEAM.replace("    tables:\n      - {schema: app, table: t0, version: v202001010000}\n"
                   "      - {schema: app, table: t1, version: v202001010000}\n", ""),
      "    source: db", "tasks.cdc: missing required field 'tables'"),
-    (TEAM.replace('owners: ["@acme/alpha"]\n', ""), "team: alpha", "<file>: missing required field 'owners'"),
+    (TEAM.replace('owners: ["@acme/alpha"]\n', ""), "team: alpha",
+     "missing required field 'owners' at the top of the file"),
     (TEAM.replace("engine: mysql", "engine: postgres"), "engine: postgres",
      "sources.db: engine postgres needs 'database'"),
 ], ids=["task-field", "top-level-field", "postgres-without-database"])
@@ -773,7 +774,7 @@ def test_diagnostics_are_json_serialisable_and_sorted(tmp_path):
                                                             "table: t1, version: v202013011200")
     diags = list(compile_tree(write_tree(tmp_path, teams={"alpha": text})).diagnostics)
     assert diags == sorted(diags, key=Diagnostic.sort_key)
-    rows = json.loads(format_json(diags))["diagnostics"]
+    rows = json.loads(format_json(diags))["findings"]
     assert [r["code"] for r in rows] == codes(diags)
 
 

@@ -16,6 +16,7 @@ from dmsctl.compiler import schema_check
 from dmsctl.compiler.build import compile_tree
 from dmsctl.compiler.data import schemas_dir
 from dmsctl.compiler.diagnostics import format_text
+from dmsctl.compiler.findings import format_line
 from dmsctl.compiler.settings import defaults
 from dmsctl.deployer.cli import cli
 from tests.compiler.test_codes import ALPHA, TEAM, col_of, in_file, line_of, only, team_yaml
@@ -57,8 +58,11 @@ def at(d, text: str, needle: str, occurrence: int = 1) -> None:
      "sources.db.port.prod: 65536 is out of range: must be an integer from 1 to 65535"),
     ("server: db.internal", "server: db.internal\n    ssl_mode: verify", "verify",
      'sources.db.ssl_mode: "verify" is not one of "none", "require", "verify-ca", "verify-full"'),
+    ("engine: mysql", "engine: [mysql]", "[mysql]",
+     'sources.db.engine: expected one of "mysql", "mariadb", "aurora", "postgres", "aurora-postgresql", '
+     '"sqlserver", "oracle", got a list'),
 ], ids=["instance-class", "instance-class-per-env", "storage-low", "storage-high", "engine", "port-0",
-        "port-per-env", "ssl-mode"])
+        "port-per-env", "ssl-mode", "engine-list"])
 def test_instance_source_values_are_checked(tmp_path, old, new, needle, message):
     text = TEAM.replace(old, new)
     d = only(team_yaml(tmp_path, text), "E104")
@@ -130,7 +134,7 @@ def test_validate_output_of_bad_values_matches_the_golden_file(tmp_path, update_
     config = write_tree(tmp_path, teams={"alpha": text})
     monkeypatch.chdir(tmp_path)
     report = format_text(compile_tree(config.relative_to(tmp_path)).diagnostics) + "\n"
-    assert compare_golden({"values.txt": report}, GOLDEN / "validate", update_golden) == []
+    assert compare_golden({"values.txt": report}, GOLDEN / "validate" / "values", update_golden) == []
 
 
 # --- schedules -----------------------------------------------------------------------------------------
@@ -200,7 +204,8 @@ def test_every_schema_pattern_says_in_words_what_it_wants(name):
 
 # --- messages for people -----------------------------------------------------------------------------------
 
-INTERNALS = ("is not valid under any of the given schemas", "does not match", "non-unique", "^[", "$'", "\\u00")
+INTERNALS = ("is not valid under any of the given schemas", "is not of type", "does not match", "non-unique",
+             "is too short", "is too long", "should be non-empty", "^[", "$'", "\\u00", "<file>")
 
 
 @pytest.mark.parametrize("old, new", [
@@ -213,8 +218,16 @@ INTERNALS = ("is not valid under any of the given schemas", "does not match", "n
     ('owners: ["@acme/alpha"]', 'owners: ["acme"]'),
     ('owners: ["@acme/alpha"]', 'owners: "@acme/alpha"'),
     ("class: dms.t3.medium", "class: 3"),
+    ("engine: mysql", "engine: [mysql]"),
+    ("storage_gb: 50", "storage_gb: 50\n    sise: 1"),
+    ("team: alpha\n", "team: alpha\nsurprise: 1\n"),
+    ("team: alpha\n", ""),
+    ("secret_id: dms/alpha/db", "secret_id: ''"),
+    ('owners: ["@acme/alpha"]', "owners: []"),
+    ("    tables:\n", "    settings: {FullLoadSettings: {CommitRate: 1.5}}\n    tables:\n"),
 ], ids=["oneOf-type", "oneOf-list", "pattern", "per-env-pattern", "unicode", "number-for-text", "owner",
-        "string-for-list", "number-for-class"])
+        "string-for-list", "number-for-class", "list-for-enum", "unknown-field", "unknown-top-field",
+        "missing-top-field", "empty-text", "empty-list", "float-setting"])
 def test_messages_show_no_jsonschema_internals_or_escaped_unicode(tmp_path, old, new):
     diags = team_yaml(tmp_path, TEAM.replace(old, new))
     assert diags and all(d.code.startswith("E1") for d in diags if d.is_error), diags
@@ -228,16 +241,28 @@ def test_messages_show_no_jsonschema_internals_or_escaped_unicode(tmp_path, old,
     ("table: t0,", "table: no,", "no,",
      'tasks.cdc.tables[0].table: expected a name of letters, digits and _ $ # - (not starting with a digit, at '
      'most 128 characters), got false (YAML reads no as false); write "no" in quotes to mean the text'),
-    ("schema: app, table: t0,", "schema: 2020, table: t0,", "2020",
-     'write "2020" in quotes to mean the text'),
+    ("secret_id: dms/alpha/db", "secret_id: 2020", "2020",
+     'sources.db.secret_id: expected a Secrets Manager secret name'),
+    ("secret_id: dms/alpha/db", "secret_id: 2020", "2020",
+     '(YAML reads 2020 as a number); write "2020" in quotes to mean the text'),
     ("{schema: app, table: t0,", "{schema: app, table: off,", "off",
      "(YAML reads off as false)"),
-], ids=["no", "number", "off"])
+], ids=["no", "number", "number-hint", "off"])
 def test_yaml_1_1_booleans_and_numbers_where_text_is_meant_suggest_quotes(tmp_path, old, new, needle, message):
     text = TEAM.replace(old, new)
     d = only(team_yaml(tmp_path, text), "E104")
     at(d, text, needle)
     assert message in d.message
+
+
+@pytest.mark.parametrize("old, new", [
+    ("schema: app, table: t0,", "schema: 2020, table: t0,"),  # "2020" is no schema name either: it starts with a digit
+    ("migration_type: full-load-and-cdc", "migration_type: 3"),
+    ("version: v202001010000}", "version: 202001010000}"),
+], ids=["schema-name", "enum", "version"])
+def test_no_advice_to_quote_a_value_that_would_still_be_wrong_quoted(tmp_path, old, new):
+    d = only(team_yaml(tmp_path, TEAM.replace(old, new, 1)), "E104")
+    assert "in quotes" not in d.message and "YAML reads" not in d.message, d.message
 
 
 @pytest.mark.parametrize("text, hint", [
@@ -250,7 +275,8 @@ def test_yaml_1_1_booleans_and_numbers_where_text_is_meant_suggest_quotes(tmp_pa
 ], ids=["mapping-value", "tab", "quote", "bracket", "control-character"])
 def test_yaml_syntax_errors_come_with_a_hint(tmp_path, text, hint):
     d = only(team_yaml(tmp_path, text), "E100")
-    assert hint in d.message, d.message
+    assert d.message.startswith("invalid YAML: ") and hint in d.hint, d
+    assert d.file.endswith(ALPHA) and d.line > 0 and f"; {d.hint}" in format_line(d)
 
 
 # --- one team, one file; references point at themselves --------------------------------------------------

@@ -64,7 +64,7 @@ def test_p107_replacement_needs_acknowledgement_and_says_it_reloads():
     blocked = list(C.task_checks((stack(t),), state(live_task()), C.Flags()))
     assert codes(blocked) == [("P107", "error")]
     assert "REPLACED" in blocked[0].message and "12 tables reloads from scratch" in blocked[0].message
-    assert "--allow-replace" in blocked[0].message
+    assert blocked[0].hint == "acknowledge with --allow-replace"
     ok = list(C.task_checks((stack(t),), state(live_task()), C.Flags(allow_replace=True)))
     assert codes(ok) == [("P107", "warning")] and ok[0].acknowledged_by == "--allow-replace"
 
@@ -115,7 +115,7 @@ def test_p110_is_scoped_to_touched_stacks_and_the_config_matching_dms_is_not_dri
     assert codes(found) == [("P110", "warning")]  # another team's console edit blocks nobody
     assert "this plan does not touch stack dmsctl-team-a, so it leaves them as they are" in found[0].message
     found = list(C.drift_checks((stack(task()),), edited, deployed, C.Flags()))
-    assert codes(found) == [("P110", "error")] and "(acknowledge with --allow-drift)" in found[0].message
+    assert codes(found) == [("P110", "error")] and found[0].hint == "acknowledge with --allow-drift"
     # the team copied DMS's value into its config: the deploy brings the stack in line, nothing to refuse
     matching = {"dmsctl-a-t": {"TableMappings": console}}
     assert list(C.drift_checks((stack(task()),), edited, deployed, C.Flags(), matching)) == []
@@ -160,7 +160,8 @@ def test_p114_wrong_account():
 
 def test_p103_compile_errors_block():
     found = list(C.compile_checks([Diagnostic("E206", "dup", "configs/teams/a.yaml", 3, 5)]))
-    assert codes(found) == [("P103", "error")] and "configs/teams/a.yaml:3:5 E206" in found[0].message
+    assert codes(found) == [("P103", "error")] and found[0].message == "E206: dup"
+    assert found[0].location() == "configs/teams/a.yaml:3:5"  # the compiler's finding, at its place
 
 
 def test_p106_a_table_queued_before_load_with_no_row_copied_does_not_block():
@@ -178,6 +179,6 @@ def test_p106_a_table_being_reloaded_counts_as_loading():
 def test_p106_can_be_acknowledged_with_allow_interrupt_and_says_so():
     stats = {"dmsctl-a-t": (TableStat("s", "big", "Full load", 99),)}
     blocked = list(C.full_load_checks(stats, {"dmsctl-a-t": ("a", "t")}))
-    assert "(acknowledge with --allow-interrupt)" in blocked[0].message
+    assert blocked[0].hint == "acknowledge with --allow-interrupt"
     allowed = list(C.full_load_checks(stats, {"dmsctl-a-t": ("a", "t")}, C.Flags(allow_interrupt=True)))
     assert codes(allowed) == [("P106", "warning")] and allowed[0].acknowledged_by == "--allow-interrupt"

@@ -126,7 +126,7 @@ def test_crash_then_refused_then_unlock_then_converges(harness, sandbox, tmp_pat
         planned, _ = harness.plan(cfg)
         assert len(planned.plan.steps) == 2, planned.plan.steps
         [interrupted] = [c for c in planned.plan.checks if c.code == "P119"]
-        assert interrupted.severity == "warning" and interrupted.table == "foodsearch.foods"
+        assert interrupted.severity == "warning" and interrupted.resource == "food/foodsearch/foodsearch.foods"
         assert "not replicated until this apply adds it back" in interrupted.message
     code, third, progress = harness.apply(cfg)
     assert code == 0 and third.record.result in ("applied", "no-changes"), \

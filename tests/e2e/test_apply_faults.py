@@ -361,7 +361,7 @@ def test_no_go_plan_is_refused_without_any_change(harness, sandbox, tmp_path, ca
     mark = sandbox.calls.mark()
     with pytest.raises(PlanRefused) as err:
         harness.apply(cfg)
-    assert "nothing was changed" in str(err.value) and f"{code}:" in str(err.value)
+    assert "nothing was changed" in str(err.value) and f"{code} error:" in str(err.value)
     calls = sandbox.calls.since(mark)
     assert resource_mutations(calls) == []
     assert not [c for c in calls if c.operation == "StopReplicationTask"]

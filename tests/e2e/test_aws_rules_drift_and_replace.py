@@ -96,7 +96,7 @@ def test_a_stack_in_update_rollback_failed_blocks_the_plan_with_the_next_step(ha
     assert "dmsctl-team-food is UPDATE_ROLLBACK_FAILED" in blocked[0].message
     assert "continue-update-rollback" in blocked[0].message
     mark = sandbox.calls.mark()
-    with pytest.raises(PlanRefused, match="P112: stack dmsctl-team-food is UPDATE_ROLLBACK_FAILED"):
+    with pytest.raises(PlanRefused, match="P112 error: stack dmsctl-team-food is UPDATE_ROLLBACK_FAILED"):
         harness.apply(changed)  # apply plans again and refuses: nothing is stopped or deployed
     assert status(sandbox, FOODSEARCH) == "running"
     assert not [c for c in sandbox.calls.since(mark) if c.mutating and c.service != "dynamodb"]

@@ -35,7 +35,7 @@ def test_another_teams_drift_is_a_warning_and_the_final_check_says_it_remains(ha
     planned, _ = harness.plan(cfg)
     assert planned.plan.go
     [drift] = [c for c in planned.plan.checks if c.code == "P110"]
-    assert drift.severity == "warning" and drift.task == "users-cdc"
+    assert drift.severity == "warning" and drift.resource == "growth/users-cdc"
     code, _, progress = harness.apply(cfg)
     assert code == 0, [e.message for e in progress.events]
     final = [e.message for e in progress.events if e.message.startswith("final check")]

@@ -24,7 +24,7 @@ def test_a_hand_stopped_task_is_shown_and_resumed_by_an_unrelated_change(harness
     cfg = tree(tmp_path / "after", add_growth_table)  # another team's change
     planned, _ = harness.plan(cfg)
     [warning] = [c for c in planned.plan.checks if c.code == "P121"]
-    assert warning.severity == "warning" and warning.task == "foodsearch"
+    assert warning.severity == "warning" and warning.resource == "food/foodsearch"
     assert "stopped outside dmsctl; this apply resumes it" in warning.message and "dmsctl:hold" in warning.message
     assert "1 stopped task resumed" in summary_line(planned.plan)
     code, _, progress = harness.apply(cfg)

@@ -28,7 +28,7 @@ def test_retiring_the_old_copy_waits_for_the_new_one_to_load(harness, sandbox, t
     both_at_once = tree(tmp_path / "both", _and_retire_the_old_copy)
     planned, _ = harness.plan(both_at_once)
     [retire] = [c for c in planned.plan.checks if c.code == "P122"]
-    assert retire.blocks and retire.table == "foodsearch.foods"
+    assert retire.blocks and retire.resource.endswith("/foodsearch.foods")
     assert (f"task dmsctl-food-foodsearch stops replicating foodsearch.foods while its other copy has not completed "
             f"its full load: v202111230900 in task {NEW_TASK} (not loaded yet)") in retire.message
     acknowledged, _ = harness.plan(both_at_once, flags=Flags(allow_delete=True))

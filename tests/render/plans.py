@@ -23,7 +23,6 @@ from dmsctl.deployer.plan import (
     RESUME_PROCESSING,
     START_REPLICATION,
     UPDATE,
-    Check,
     Impact,
     Plan,
     ResourceChange,
@@ -35,6 +34,7 @@ from dmsctl.deployer.plan import (
     TaskChange,
     TaskStart,
     ValueChange,
+    check,
 )
 
 ONE_STEP = "deploy all changes"
@@ -163,7 +163,7 @@ def two_step_reload() -> Plan:
             stack_step("growth", 1, start=start("dmsctl-growth-users-reload")))),
         Step(2, STEP_2_OF_2, (stack_step("food", 2, (foodsearch,), resume(foodsearch)),)),
     )
-    checks = [Check("P110", "warning", "task dmsctl-growth-users-cdc: settings in DMS differ from the deployed "
+    checks = [check("P110", "warning", "task dmsctl-growth-users-cdc: settings in DMS differ from the deployed "
                     "stack (ChangeProcessingTuning.BatchApplyTimeoutMax)", team="growth", task="users-cdc",
                     acknowledged_by="--allow-drift")]
     return make_plan([food, growth], steps, checks)
@@ -193,17 +193,17 @@ def no_go() -> Plan:
         stack_step("growth", 1, ("dmsctl-growth-users-reload",), resume("dmsctl-growth-users-reload")),
         stack_step("payments", 1, ("dmsctl-payments-billing-cdc",), start("dmsctl-payments-billing-cdc"))))
     checks = [
-        Check("P110", "warning", "task dmsctl-food-foodsearch: settings in DMS differ from the deployed stack "
+        check("P110", "warning", "task dmsctl-food-foodsearch: settings in DMS differ from the deployed stack "
               "(Logging.EnableLogging)", team="food", task="foodsearch", acknowledged_by="--allow-drift"),
-        Check("P105", "error", f"s3://acme-datalake-staging/{nutrients.s3_prefix} already holds data and "
+        check("P105", "error", f"s3://acme-datalake-staging/{nutrients.s3_prefix} already holds data and "
               "foodsearch.nutrients would load into it (never overwrite replicated data): bump the table's version "
               "so it loads into a new prefix", team="food", task="foodsearch", table="foodsearch.nutrients"),
-        Check("P106", "error", "task dmsctl-growth-users-reload would be stopped while users.accounts is in "
+        check("P106", "error", "task dmsctl-growth-users-reload would be stopped while users.accounts is in "
               "Full load (1,234,567 rows so far): stopping restarts that load from zero; wait until it completes, "
               "then plan again", team="growth", task="users-reload", table="users.accounts"),
-        Check("P107", "error", "task dmsctl-payments-billing-cdc will be REPLACED (SourceEndpointArn changes "
-              "(Ref:SourceBillingdb -> Ref:SourceBillingdbV2)): every one of its 3 tables reloads from scratch "
-              "(acknowledge with --allow-replace)", team="payments", task="billing-cdc"),
+        check("P107", "error", "task dmsctl-payments-billing-cdc will be REPLACED (SourceEndpointArn changes "
+              "(Ref:SourceBillingdb -> Ref:SourceBillingdbV2)): every one of its 3 tables reloads from scratch",
+              team="payments", task="billing-cdc", hint="acknowledge with --allow-replace"),
     ]
     return make_plan([food, growth, payments], [step], checks)
 
@@ -258,7 +258,7 @@ def removed_team() -> Plan:
                                   "endpoint dmsctl-legacy-src-ordersdb")))
     step = Step(1, ONE_STEP, (StackStep("dmsctl-team-legacy", DELETE, None,
                                         stop=("dmsctl-legacy-orders-cdc",)),))
-    checks = [Check("P108", "warning", "stack dmsctl-team-legacy will be DELETED with all its tasks (data already "
+    checks = [check("P108", "warning", "stack dmsctl-team-legacy will be DELETED with all its tasks (data already "
                     "in S3 stays)", team="legacy", acknowledged_by="--allow-delete")]
     return make_plan([legacy], [step], checks)
 

@@ -31,7 +31,7 @@ def test_a_removed_team_is_a_delete() -> None:
 
 def test_an_acknowledged_plan_and_drift_are_labelled() -> None:
     plan = dataclasses.replace(plans.one_step(), acknowledgements=(P.Acknowledgement("--allow-drift", "command line"),),
-                               checks=(P.Check("P110", "warning", "drift", acknowledged_by="--allow-drift"),))
+                               checks=(P.check("P110", "warning", "drift", acknowledged_by="--allow-drift"),))
     labels = plan_labels(plan)
     assert "dmsctl:acknowledged" in labels and "dmsctl:drift" in labels
     assert "dmsctl:acknowledged" not in plan_labels(plans.one_step())

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from dmsctl.deployer.plan import Check, Plan, Summary, plan_from_json
+from dmsctl.deployer.plan import Plan, Summary, check, plan_from_json
 from dmsctl.deployer.render import render, render_json, render_markdown, render_text
 from dmsctl.deployer.render.common import summary_line
 from tests.helpers import GOLDEN, compare_golden
@@ -167,7 +167,7 @@ def test_two_step_plan_names_tables_to_drop_from_statistics() -> None:
 # Markdown escaping and size ----------------------------------------------------------------------
 
 def test_markdown_escapes_check_messages() -> None:
-    nasty = Check("P999", "error", "a | b <script>alert(1)</script> `rm -rf` *bold* [x](y)\nsecond line",
+    nasty = check("P999", "error", "a | b <script>alert(1)</script> `rm -rf` *bold* [x](y)\nsecond line",
                   team="t|eam")
     plan = dataclasses.replace(plans.one_step(), checks=(nasty,))
     md = render_markdown(plan)
