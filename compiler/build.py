@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +79,10 @@ class CompiledStack:
     tasks: tuple[CompiledTask, ...] = ()
     template_sha256: str = ""  # of the template before the hash output was added; deployed as an output
 
-    @property
+    @cached_property
     def template(self) -> dict:
+        """The body parsed, once per stack (a plan asks for it about 7 times). Shared: read it, never
+        change it (work on a copy). A frozen dataclass without slots keeps the parse in its __dict__."""
         return json.loads(self.body)
 
     @property
