@@ -29,7 +29,12 @@ def _args(argv) -> argparse.Namespace:
     p.add_argument("--sizes", default="10,50,200", help="team counts, comma-separated")
     p.add_argument("--tables", type=int, default=50, help="tables per team")
     p.add_argument("--tasks", type=int, default=3, help="tasks per team")
-    p.add_argument("--quick", action="store_true", help="sizes 10 and 50 only (CI)")
+    p.add_argument("--quick", action="store_true", help="sizes 10 and 50 only (CI), no growth curve")
+    p.add_argument("--growth-teams", default=",".join(map(str, bench_compile.GROWTH_TEAMS)),
+                   help="team counts of the compile and plan growth curves (plan: sizes already measured are "
+                        "reused); '' for none")
+    p.add_argument("--growth-tables", default=",".join(map(str, bench_compile.GROWTH_TABLES)),
+                   help="table counts of one team in the compile and plan growth curves; '' for none")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "latest.json"))
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeat", type=int, default=3, help="timed repetitions (the median is reported)")
@@ -43,16 +48,13 @@ def _args(argv) -> argparse.Namespace:
     p.add_argument(
         "--workdir", default=None, help="where generated trees go (default: a temporary directory)"
     )
-    p.add_argument("--growth-teams", default=",".join(map(str, bench_compile.GROWTH_TEAMS)),
-                   help="team counts of the compile growth curve ('' to skip it)")
-    p.add_argument("--growth-tables", default=",".join(map(str, bench_compile.GROWTH_TABLES)),
-                   help="table counts of one team in the compile growth curve")
     args = p.parse_args(argv)
     args.sizes = [10, 50] if args.quick else sorted(int(s) for s in args.sizes.split(","))
-    args.growth_teams = tuple(int(s) for s in args.growth_teams.split(",") if s)
-    args.growth_tables = tuple(int(s) for s in args.growth_tables.split(",") if s)
-    if args.quick:
-        args.growth_teams, args.growth_tables = args.growth_teams[:3], args.growth_tables[:2]
+    teams = tuple(sorted(int(s) for s in args.growth_teams.split(",") if s.strip()))
+    tables = tuple(sorted(int(s) for s in args.growth_tables.split(",") if s.strip()))
+    # --quick: a short compile curve, no plan curve (it seeds the sandbox at every size)
+    args.growth_teams, args.growth_tables = (teams[:3], tables[:2]) if args.quick else (teams, tables)
+    args.plan_growth_teams, args.plan_growth_tables = ((), ()) if args.quick else (teams, tables)
     return args
 
 
@@ -111,6 +113,47 @@ def _size(proc: SandboxProcess, work: Path, n: int, args) -> dict:
     return entry
 
 
+def _growth(proc: SandboxProcess, work: Path, args, measured: list[dict]) -> dict:
+    """The plan growth curve: plan calls and CPU over team count (3 tasks x `--tables` each) and over the
+    table count of one team, with log-log fitted slopes."""
+    by_teams = {s["teams"]: s for s in measured}
+    teams = []
+    for n in args.plan_growth_teams:
+        if n not in by_teams:
+            print(f"  growth: {n} teams…", file=sys.stderr, flush=True)
+            before_dir = generate(work / f"grow-{n}", n, args.tasks, args.tables, args.seed)
+            after_dir = work / f"grow-{n}-changed"
+            shutil.rmtree(after_dir, ignore_errors=True)
+            shutil.copytree(before_dir, after_dir)
+            team = team_name(n // 2)
+            task = add_table(after_dir, team)
+            before = compile_tree(before_dir, "staging")
+            proc.reset()
+            seed(proc.remote, before)
+            changed = naming.task_id(before.tree.resource_prefix, team, task)
+            by_teams[n] = {"plan": bench_plan.measure(proc.remote, before_dir, after_dir, changed, args.repeat)}
+        teams.append(bench_plan.growth_point(by_teams[n]["plan"], teams=n))
+    tables = []
+    for n in args.plan_growth_tables:
+        print(f"  growth: one team of {n} tables…", file=sys.stderr, flush=True)
+        before_dir, team = bench_plan.one_team(work / f"one-{n}", n, args.seed)
+        after_dir = work / f"one-{n}-changed"
+        shutil.rmtree(after_dir, ignore_errors=True)
+        shutil.copytree(before_dir, after_dir)
+        task = add_table(after_dir, team)
+        before = compile_tree(before_dir, "staging")
+        proc.reset()
+        seed(proc.remote, before)
+        changed = naming.task_id(before.tree.resource_prefix, team, task)
+        tables.append(bench_plan.growth_point(
+            bench_plan.measure(proc.remote, before_dir, after_dir, changed, args.repeat), tables=n))
+    return {"teams": bench_plan.growth_summary(teams, "teams") if teams else None,
+            "tables": bench_plan.growth_summary(tables, "tables") if tables else None,
+            "method": f"teams: {args.tasks} tasks and {args.tables} tables per team; tables: one team, tasks of "
+                      "1,250 tables each in its own task stack; cpu: median process CPU of make_plan; slopes: "
+                      "least squares of log(y) over log(x)"}
+
+
 def main(argv=None) -> int:
     args = _args(argv)
     use_fake_credentials()
@@ -122,12 +165,15 @@ def main(argv=None) -> int:
             for n in args.sizes:
                 res["sizes"].append(_size(proc, work, n, args))
             big = args.sizes[-1]
+            print(f"  plan profile: {big} teams…", file=sys.stderr, flush=True)
+            res["plan_profile"] = {"teams": big, **child.run("plan-profile", proc.url, work / f"teams-{big}-changed")}
             res["memory"] = {
                 "teams": big,
                 "compile_mib": child.run("compile-memory", work / f"teams-{big}")["mib"],
                 "plan_mib": child.run("plan-memory", proc.url, work / f"teams-{big}-changed")["mib"],
                 "method": "tracemalloc peak of Python allocations, each in a fresh process",
             }
+            res["growth"] = _growth(proc, work, args, res["sizes"])
         print("  compile growth, start-up, warm validate…", file=sys.stderr, flush=True)
         res["compile_growth"] = bench_compile.growth(work, args.growth_teams, args.growth_tables, args.seed,
                                                      args.repeat)

@@ -35,6 +35,8 @@ def _measure(kind: str, args: list[str]) -> dict:
         return bench_compile.lint_time(Path(args[0]), Path(args[1]))
     if kind == "plan":
         return bench_plan.plan_runs(args[0], Path(args[1]), int(args[2]))
+    if kind == "plan-profile":
+        return bench_plan.plan_profile(args[0], Path(args[1]))
     if kind == "compile-memory":
         return {"mib": bench_compile.peak_memory(lambda: compile_tree(Path(args[0]), "staging"))[1]}
     if kind == "plan-memory":

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +100,10 @@ class CompiledStack:
     def resource(self, logical_id: str) -> CompiledResource | None:
         return next((r for r in self.resources if r.logical_id == logical_id), None)
 
-    @property
+    @cached_property
     def template(self) -> dict:
+        """The body parsed, once per stack (a plan asks for it about 7 times). Shared: read it, never
+        change it (work on a copy). A frozen dataclass without slots keeps the parse in its __dict__."""
         return json.loads(self.body)
 
     @property

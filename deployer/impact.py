@@ -3,7 +3,7 @@
 Rows come from the table statistics the plan already reads (DescribeTableStatistics): a reload or a
 full-reload replacement loads again what the table's current version holds, estimated as its
 FullLoadRows + Inserts - Deletes. DMS reports no sizes in bytes, so the estimate is rows only.
-`stats_needed` is the one rule saying which tasks' statistics a plan reads. Pure: no AWS.
+Which tasks' statistics a plan reads is planner.needs_statistics. Pure: no AWS.
 """
 
 from __future__ import annotations
@@ -15,15 +15,6 @@ from dmsctl.deployer import plan as P
 from dmsctl.deployer.live import TableStat
 
 Stats = dict[str, tuple[TableStat, ...]]
-
-
-def stats_needed(changes: Iterable[P.StackChange], steps: Iterable[P.Step]) -> list[str]:
-    """Tasks whose table statistics the plan needs: every task a step stops (P106: no load is
-    interrupted), and every task with a reload, replacement or removal (its impact's row counts)."""
-    needed = {ident for step in steps for ss in step.stacks for ident in ss.stop}
-    needed |= {t.identifier for c in changes for t in c.tasks
-               if t.action in (P.REPLACE, P.DELETE) or any(tc.kind in (P.RELOAD, P.REMOVE) for tc in t.tables)}
-    return sorted(needed)
 
 
 def rows_of(stat: TableStat) -> int:

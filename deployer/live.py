@@ -1,14 +1,17 @@
 """Read the live state dmsctl manages, through the gateway, with as few calls as possible.
 
-Core read (every plan): STS caller identity, DescribeStacks (all pages), GetTemplate only for
-stacks whose template hash output differs from the compiled one, DescribeReplicationTasks (all
-pages of 100). Extra reads, once the diff knows what they are for: DescribeTableStatistics for the
-tasks a plan would stop (pages of 500), and one ListObjectsV2 (MaxKeys=1) per new S3 prefix.
+Core read (every plan): DescribeStacks (all pages; the account id comes from a stack ARN, STS
+GetCallerIdentity only when the account has no stack), GetTemplate only for stacks whose template
+hash output differs from the compiled one, DescribeReplicationTasks (all pages of 100: the status of
+every task, P120/P121). Extra reads, once the diff knows what they are for (deployer/planner.py
+`needs_statistics`): DescribeTableStatistics (pages of 500), and one ListObjectsV2 (MaxKeys=1) per
+new S3 prefix.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +60,8 @@ class LiveTask:
     ever_started: bool = False
     last_failure: str | None = None
     described_fully: bool = True
+    # ReplicationTaskStats TablesLoading + TablesQueued (A75); None when DMS did not say
+    tables_loading_or_queued: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any], with_settings: bool = True) -> LiveTask:
@@ -66,7 +71,7 @@ class LiveTask:
                    instance_arn=row.get("ReplicationInstanceArn", ""), source_arn=row.get("SourceEndpointArn", ""),
                    target_arn=row.get("TargetEndpointArn", ""), stop_reason=row.get("StopReason"),
                    ever_started="ReplicationTaskStartDate" in row, last_failure=row.get("LastFailureMessage"),
-                   described_fully=with_settings)
+                   described_fully=with_settings, tables_loading_or_queued=_loading_or_queued(row))
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -78,6 +83,13 @@ class LiveTask:
         if not self.described_fully:
             raise ValueError(f"task {self.identifier} was described without its TableMappings")
         return live_tables(self.mappings)
+
+
+def _loading_or_queued(row: dict[str, Any]) -> int | None:
+    stats = row.get("ReplicationTaskStats")
+    if not isinstance(stats, dict) or "TablesLoading" not in stats or "TablesQueued" not in stats:
+        return None
+    return int(stats["TablesLoading"]) + int(stats["TablesQueued"])
 
 
 @dataclass(frozen=True)
@@ -97,25 +109,62 @@ class LiveState:
     tasks: dict[str, LiveTask]  # identifier -> LiveTask
 
 
+def account_of(stack_id: str) -> str | None:
+    """The account id in a stack ARN (arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>)."""
+    parts = stack_id.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and parts[2] == "cloudformation" and parts[4].isdigit():
+        return parts[4]
+    return None
+
+
+def _stack_pages(gw: Gateway) -> Iterator[list[dict[str, Any]]]:
+    """DescribeStacks, one counted call per page, read only as far as the caller iterates."""
+    params: dict[str, Any] = {}
+    while True:
+        page = gw.call("cloudformation", "describe_stacks", **params)
+        yield list(page.get("Stacks", []))
+        if not page.get("NextToken"):
+            return
+        params = {"NextToken": page["NextToken"]}
+
+
+def account_id(gw: Gateway, stacks: list[dict[str, Any]] | None = None) -> str:
+    """The account these credentials are for: read from the ARN of a stack of DescribeStacks' first page
+    (`stacks`, or read here: one call), so STS GetCallerIdentity is asked only when the account has no stack.
+    Plan and apply (before it takes the lock) both ask here."""
+    if stacks is None:
+        stacks = next(_stack_pages(gw))
+    for s in stacks:
+        account = account_of(s.get("StackId", ""))
+        if account:
+            return account
+    found: str = gw.call("sts", "get_caller_identity", resource="the credentials")["Account"]
+    return found
+
+
 def read_live(gw: Gateway, compiled: CompiledTree) -> LiveState:
-    account: str = gw.call("sts", "get_caller_identity")["Account"]
+    pages = _stack_pages(gw)
+    first = next(pages)
+    account = account_id(gw, first)
     if account != compiled.account_id:
-        return LiveState(account_id=account, stacks={}, tasks={})  # another account: read nothing of it (P114)
+        return LiveState(account_id=account, stacks={}, tasks={})  # another account: read no further (P114)
     prefix = compiled.resource_prefix + "-"
     compiled_by_name = {s.name: s for s in compiled.stacks}
     stacks: dict[str, LiveStack] = {}
-    for s in gw.paginate("cloudformation", "describe_stacks", "Stacks"):
-        name = s["StackName"]
-        if not name.startswith(prefix) or s["StackStatus"] in NOT_DEPLOYED:
-            continue
-        outputs = tuple(sorted((o["OutputKey"], o.get("OutputValue", "")) for o in s.get("Outputs", [])))
-        tags = tuple(sorted((t["Key"], t["Value"]) for t in s.get("Tags", [])))
-        mine = compiled_by_name.get(name)
-        if mine is not None and dict(outputs).get(HASH_OUTPUT) == mine.template_sha256:
-            template = mine.template  # the deployed template is exactly the compiled one
-        else:
-            template = _get_template(gw, name)
-        stacks[name] = LiveStack(name=name, status=s["StackStatus"], outputs=outputs, template=template, tags=tags)
+    for page in (first, *pages):
+        for s in page:
+            name = s["StackName"]
+            if not name.startswith(prefix) or s["StackStatus"] in NOT_DEPLOYED:
+                continue
+            outputs = tuple(sorted((o["OutputKey"], o.get("OutputValue", "")) for o in s.get("Outputs", [])))
+            tags = tuple(sorted((t["Key"], t["Value"]) for t in s.get("Tags", [])))
+            mine = compiled_by_name.get(name)
+            if mine is not None and dict(outputs).get(HASH_OUTPUT) == mine.template_sha256:
+                template = mine.template  # the deployed template is exactly the compiled one
+            else:
+                template = _get_template(gw, name)
+            stacks[name] = LiveStack(name=name, status=s["StackStatus"], outputs=outputs, template=template,
+                                     tags=tags)
     tasks: dict[str, LiveTask] = {}
     for t in gw.paginate("dms", "describe_replication_tasks", "ReplicationTasks",
                          PaginationConfig={"PageSize": TASK_PAGE}, WithoutSettings=False):

@@ -55,10 +55,95 @@ def normalize_mappings(doc: Doc) -> frozenset[str]:
     return frozenset(_normal_rule(r) for r in _parse(doc).get("rules", []) if isinstance(r, dict))
 
 
+def _by_id(rules: object) -> dict[str, dict[str, Any]] | None:
+    """Rule id -> rule; None when a rule has no id or two share one (then only the set compare is exact)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rules if isinstance(rules, list) else ():
+        if not isinstance(r, dict):
+            continue
+        rid = r.get("rule-id")
+        if rid is None or str(rid) in out:
+            return None
+        out[str(rid)] = r
+    return out
+
+
+_SET_DEFAULTS = {k: v for k, v in RULE_DEFAULTS.items() if v is not None}  # the others go with every null
+
+
+def _core(rule: dict[str, Any]) -> dict[str, Any]:
+    """A rule as `_normal_rule` keeps its top level (no nulls, no defaults, rule-id and load-order as
+    strings), nested values as they are. `rule` itself when that is already it."""
+    out = {k: v for k, v in rule.items() if v is not None} if None in rule.values() else rule
+    for key, default in _SET_DEFAULTS.items():
+        if key in out and out[key] == default:
+            out = {k: v for k, v in out.items() if k != key}
+    for key in ("rule-id", "load-order"):
+        if key in out and type(out[key]) is not str:
+            out = {**out, key: str(out[key])}
+    return out
+
+
+def _exact(a: Any, b: Any) -> bool:
+    """Equal as JSON values, nested nulls ignored as `_clean` ignores them: Python's == with the types
+    kept apart (true is not 1, 1 is not 1.0: their JSON texts differ)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        keys = {k for k, v in a.items() if v is not None}
+        return keys == {k for k, v in b.items() if v is not None} and all(_exact(a[k], b[k]) for k in keys)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_exact(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _parse_plain(doc: Doc) -> tuple[dict[str, Any], bool]:
+    """The document parsed, and whether it is "plain": JSON text without a boolean (nor a string that
+    says true or false: the test is conservative) and without a non-integer number. In plain documents
+    Python's == on parsed values is JSON equality (it would take true for 1 and 1.0 for 1)."""
+    if not isinstance(doc, str):
+        return _parse(doc), False
+    odd: list[str] = []
+
+    def number(text: str) -> float:
+        odd.append(text)
+        return float(text)
+
+    try:
+        parsed = json.loads(doc, parse_float=number, parse_constant=number)
+    except ValueError:
+        return {"unparseable": doc}, False
+    if not isinstance(parsed, dict):
+        return {"unparseable": doc}, False
+    return parsed, not odd and "true" not in doc and "false" not in doc
+
+
+def _same_rule(a: dict[str, Any], b: dict[str, Any], plain: bool) -> bool:
+    """`_normal_rule(a) == _normal_rule(b)`, without building either canonical text."""
+    if plain and a == b:
+        return True
+    ca, cb = _core(a), _core(b)
+    if plain and ca == cb:
+        return True
+    if ca.keys() != cb.keys():
+        return False
+    return all(_exact(ca[k], cb[k]) for k in ca)  # nested nulls, or not plain
+
+
 def mappings_equal(a: Doc, b: Doc) -> bool:
+    """Equal by meaning: the same set of canonical rules (`normalize_mappings`). Rules are paired by
+    rule-id (a canonical rule carries its id, so with unique ids the two sets are equal exactly when
+    every id has the same rule on both sides), and each pair is compared without canonical texts."""
     if isinstance(a, str) and a == b:
         return True  # the common case: nothing changed, no parsing needed
-    return normalize_mappings(a) == normalize_mappings(b)
+    (pa, plain_a), (pb, plain_b) = _parse_plain(a), _parse_plain(b)
+    ia, ib = _by_id(pa.get("rules", [])), _by_id(pb.get("rules", []))
+    if ia is None or ib is None:
+        return normalize_mappings(pa) == normalize_mappings(pb)
+    if ia.keys() != ib.keys():
+        return False
+    plain = plain_a and plain_b
+    return all(_same_rule(ia[k], ib[k], plain) for k in ia)
 
 
 def live_tables(doc: Doc) -> dict[tuple[str, str], str | None]:

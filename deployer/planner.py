@@ -21,9 +21,8 @@ from dmsctl.deployer import handover, prerequisites
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.diff import _tasks_in, diff, exported_resources, exports_of, imports_of, moved_away
 from dmsctl.deployer.gateway import Gateway
-from dmsctl.deployer.impact import reload_counts, stats_needed, with_impacts
-from dmsctl.deployer.live import LiveState, LiveTask, TableStat, prefixes_with_objects, read_live
-from dmsctl.deployer.live import read_table_stats as _read_table_stats
+from dmsctl.deployer.impact import reload_counts, with_impacts
+from dmsctl.deployer.live import LiveState, LiveTask, TableStat, prefixes_with_objects, read_live, read_table_stats
 from dmsctl.deployer.slots import slot_checks
 from dmsctl.deployer.steps import SCHEDULED, StackTemplates, build_steps
 from dmsctl.deployer.task_control import STOPPED_BY_TAG
@@ -38,16 +37,43 @@ class Planned:
 
 
 
-_STATS: dict[tuple[int, str], tuple[TableStat, ...]] = {}
+@dataclass(frozen=True)
+class Statistics:
+    """The plan's memo of DescribeTableStatistics: each task's statistics are read at most once per plan
+    (several checks ask about the same task). make_plan makes one and passes it to whatever reads them;
+    `needs_statistics` says for which tasks."""
+
+    gw: Gateway
+    read: dict[str, tuple[TableStat, ...]] = dataclasses.field(default_factory=dict)  # task ARN -> rows
+
+    def of(self, task: LiveTask) -> tuple[TableStat, ...]:
+        if task.arn not in self.read:
+            self.read[task.arn] = read_table_stats(self.gw, task)
+        return self.read[task.arn]
 
 
-def read_table_stats(gw: Gateway, task: LiveTask) -> tuple[TableStat, ...]:
-    """DescribeTableStatistics once per task and plan (several checks ask about the same task). Keyed by
-    the gateway (one per plan) and the task ARN; make_plan clears it when it ends."""
-    key = (id(gw), task.arn)
-    if key not in _STATS:
-        _STATS[key] = _read_table_stats(gw, task)
-    return _STATS[key]
+def needs_statistics(task: LiveTask | None, change: P.TaskChange | None, *, stopped: bool = False) -> bool:
+    """The one rule for which tasks a plan reads the table statistics of (DescribeTableStatistics):
+    - a task a step stops, when DMS's ReplicationTaskStats count a table loading or queued, or give no
+      count (A75): stopping it must not interrupt a full load (P106);
+    - a task replaced or deleted, or with a reload or a removal: its tables' states and rows (and, for a removal,
+      those of the other copies of the table: P122);
+    - a task that is not running, to which tables come back (added or resumed) that its TableMappings lack:
+      DMS may still list them from before (P119). A running task lists only the tables it maps (A76).
+    """
+    if task is None:
+        return False
+    if stopped and (task.tables_loading_or_queued is None or task.tables_loading_or_queued > 0):
+        return True
+    if change is None:
+        return False
+    if change.action in (P.REPLACE, P.DELETE) or any(tc.kind in (P.RELOAD, P.REMOVE) for tc in change.tables):
+        return True
+    if task.status == "running" or not task.described_fully:
+        return False
+    back = {(tc.schema, tc.table) for tc in change.tables if tc.kind in (P.ADD, P.RESUME)}
+    return bool(back - set(task.tables))
+
 
 def intermediate_stacks(config: ConfigTree, changes: tuple[P.StackChange, ...]) -> dict[str, CompiledStack]:
     """Step-1 templates of a two-step plan: replaced tasks left out entirely (CloudFormation deletes
@@ -175,7 +201,7 @@ def _resumed_handovers(changes: tuple[P.StackChange, ...], compiled: CompiledTre
 
 
 def _other_copies(changes: tuple[P.StackChange, ...], compiled: CompiledTree, live: LiveState,
-                  gw: Gateway) -> dict[tuple[str, str, str], tuple[C.OtherCopy, ...]]:
+                  stats: Statistics) -> dict[tuple[str, str, str], tuple[C.OtherCopy, ...]]:
     """For every table a task stops replicating (removed, or its task deleted): the other tasks of the same
     source database that replicate it and keep it, with their table state (one DescribeTableStatistics
     per such other task that exists)."""
@@ -183,15 +209,15 @@ def _other_copies(changes: tuple[P.StackChange, ...], compiled: CompiledTree, li
     removals = [(t, tc) for c in changes for t in c.tasks for tc in t.tables if tc.kind == P.REMOVE]
     if not removals:
         return {}
-    stats: dict[str, dict[tuple[str, str], str]] = {}
+    states: dict[str, dict[tuple[str, str], str]] = {}
 
     def state(ident: str, key: tuple[str, str]) -> str | None:
         task = live.tasks.get(ident)
         if task is None:
             return None
-        if ident not in stats:
-            stats[ident] = {(s.schema, s.table): s.state for s in read_table_stats(gw, task)}  # memoised
-        return stats[ident].get(key)
+        if ident not in states:
+            states[ident] = {(s.schema, s.table): s.state for s in stats.of(task)}
+        return states[ident].get(key)
 
     out: dict[tuple[str, str, str], tuple[C.OtherCopy, ...]] = {}
     for t, tc in removals:
@@ -277,21 +303,23 @@ def _stopped_outside(changes: tuple[P.StackChange, ...], live: LiveState, gw: Ga
 
 
 def _interrupted_reloads(changes: tuple[P.StackChange, ...], live: LiveState,
-                         gw: Gateway) -> tuple[P.StackChange, ...]:
+                         stats: Statistics) -> tuple[P.StackChange, ...]:
     """Tables a reload's step 1 removed from the task, planned again as the reload they are when an apply
     stopped between the steps (P119): both steps again, never a one-step resume. Step 1 marks a reloaded
     table paused at its old version, so the deployed template says a reload is unfinished (whether DMS
     has dropped the table's progress by then is not documented: two steps are right either way). A
     table to add or resume that DMS still lists in the task's statistics is one too (the task never ran
     without it): adding it back in one step would keep its old progress, and the new version's S3
-    prefix would get changes without a full load. One DescribeTableStatistics per such task."""
+    prefix would get changes without a full load. One DescribeTableStatistics per such task, when
+    `needs_statistics` says DMS may still list them (a running task lists only what it maps)."""
     out = []
     for c in changes:
         tasks = []
         for t in c.tasks:
             task = live.tasks.get(t.identifier)
-            if task is None or t.action in (P.REPLACE, P.DELETE):
-                tasks.append(t)
+            if task is None or t.action in (P.REPLACE, P.DELETE) or \
+                    not any(tc.kind in (P.ADD, P.RELOAD, P.RESUME) for tc in t.tables):
+                tasks.append(t)  # (most tasks: their TableMappings are not even parsed)
                 continue
             mapped = task.tables
             coming_back = {(tc.schema, tc.table) for tc in t.tables
@@ -300,8 +328,8 @@ def _interrupted_reloads(changes: tuple[P.StackChange, ...], live: LiveState,
                 tasks.append(t)
                 continue
             known = {(tc.schema, tc.table) for tc in t.tables if tc.kind == P.RELOAD} & coming_back  # marked
-            if coming_back - known:
-                known |= coming_back & {(s.schema, s.table) for s in read_table_stats(gw, task)}
+            if coming_back - known and needs_statistics(task, t):
+                known |= coming_back & {(s.schema, s.table) for s in stats.of(task)}
 
             def planned(tc: P.TableChange, coming_back: set[tuple[str, str]] = coming_back,
                         known: set[tuple[str, str]] = known) -> P.TableChange:
@@ -345,25 +373,18 @@ def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P
 
 
 def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) -> Planned:
-    _STATS.clear()  # statistics are read fresh by every plan (apply's final check is a plan, too)
-    try:
-        return _make_plan(result, gw, flags)
-    finally:
-        _STATS.clear()
-
-
-def _make_plan(result: CompileResult, gw: Gateway, flags: C.Flags) -> Planned:
     compiled = result.tree
     if compiled is None or result.config is None:
         raise ValueError("make_plan needs a compiled tree; report the compile diagnostics instead")
     live = read_live(gw, compiled)
     wrong_account = tuple(C.account_check(compiled.account_id, live.account_id))
-    if wrong_account:  # read_live stopped after GetCallerIdentity: nothing to diff in another account
+    if wrong_account:  # read_live stopped at the account id: nothing to diff in another account
         refused = (*C.compile_checks(result.diagnostics), *wrong_account)
         plan = P.Plan(env=compiled.env, account_id=compiled.account_id, region=compiled.region, stacks=(),
                       steps=(), checks=tuple(sorted(refused, key=lambda c: (not c.blocks, c.code, c.message))))
         return Planned(plan=plan, bodies={}, live=live)
-    changes, stopped_checks = _stopped_outside(_interrupted_reloads(diff(compiled, live), live, gw), live, gw)
+    stats = Statistics(gw)  # statistics are read fresh by every plan (apply's final check is a plan, too)
+    changes, stopped_checks = _stopped_outside(_interrupted_reloads(diff(compiled, live), live, stats), live, gw)
     if compiled.base.name in live.stacks:  # no base stack, no state table: nothing was ever handed over
         changes = _resumed_handovers(changes, compiled, live, gw)
 
@@ -390,11 +411,16 @@ def _make_plan(result: CompileResult, gw: Gateway, flags: C.Flags) -> Planned:
     if flags.allow_drift:
         steps = _with_repairs(steps, C.drift_repairs(changes, live, deployed, wanted), live)
 
-    # Targeted reads: table statistics of every task a step stops or that reloads, is replaced or removed
-    # (impact.stats_needed); S3 for every new prefix.
-    to_stop = {i for s in steps for st in s.stacks for i in st.stop}
-    stats = {i: read_table_stats(gw, live.tasks[i]) for i in stats_needed(changes, steps) if i in live.tasks}
-    changes = with_impacts(changes, steps, stats)
+    # Targeted reads (needs_statistics, the one rule): table statistics of the tasks a step stops while DMS
+    # counts a table loading, and of every task that reloads, is replaced or removed (its impact's rows);
+    # S3 for every new prefix.
+    to_stop = sorted({i for s in steps for st in s.stacks for i in st.stop})
+    by_ident = {t.identifier: t for c in changes for t in c.tasks}
+    stopping = {i: stats.of(live.tasks[i]) for i in to_stop
+                if needs_statistics(live.tasks.get(i), by_ident.get(i), stopped=True)}
+    impacted = {i: stats.of(live.tasks[i]) for i, t in by_ident.items()
+                if i in live.tasks and needs_statistics(live.tasks[i], t)}
+    changes = with_impacts(changes, steps, {**impacted, **stopping})
     users = {tc.s3_prefix: (t.team, t.task, tc.name, tc.kind) for c in changes for t in c.tasks for tc in t.tables
              if tc.s3_prefix and tc.kind in (P.ADD, P.RELOAD, P.RESUME) and not t.keeps_checkpoint
              and "{date}" not in tc.s3_prefix}  # a dated export checks its own folder when it runs
@@ -414,8 +440,8 @@ def _make_plan(result: CompileResult, gw: Gateway, flags: C.Flags) -> Planned:
               *C.stack_checks(changes, flags, all_exports, imports), *order_checks,
               *C.task_checks(changes, live, flags, scheduled), *slot_checks(changes, live),
               *C.drift_checks(changes, live, deployed, flags, wanted),
-              *stopped_checks, *C.full_load_checks({i: s for i, s in stats.items() if i in to_stop}, owners, flags),
-              *C.retire_checks(_other_copies(changes, compiled, live, gw), owners, flags),
+              *stopped_checks, *C.full_load_checks(stopping, owners, flags),
+              *C.retire_checks(_other_copies(changes, compiled, live, stats), owners, flags),
               *C.s3_checks(nonempty, compiled.datalake_bucket, users),
               *C.target_folder_checks(live.stacks[compiled.base.name].template if compiled.base.name in live.stacks
                                       else {}, compiled.base.template),

@@ -81,11 +81,15 @@ def test_runner_end_to_end_on_a_tiny_tree(tmp_path):
     )
     assert plan["nochange_has_changes"] is False and plan["plan"]["go"] and plan["seconds"] > 0
     assert res["memory"]["compile_mib"] > 0 and res["memory"]["plan_mib"] > 0
+    assert [p["teams"] for p in res["growth"]["teams"]["points"]] == [1, 2]  # 2 reused from the sizes
+    assert [p["tables"] for p in res["growth"]["tables"]["points"]] == [20, 40]
+    assert res["growth"]["tables"]["points"][0]["calls"] >= res["growth"]["tables"]["points"][0]["lower_bound"]
+    assert len(res["plan_profile"]["own_time"]) == 5 and plan["cpu_seconds"] > 0
     for run in ("one", "k_default", "k_parallel_k"):
         r = res["apply"][run]
         assert r["exit_code"] == 0, r["error"]
         assert r["tasks_stopped"] == r["tasks_changed_running"] > 0 and r["wall_seconds_real"] > 0
-    assert len(res["targets"]) == 9 and all(isinstance(t["pass"], bool) for t in res["targets"])
+    assert len(res["targets"]) == 10 and all(isinstance(t["pass"], bool) for t in res["targets"])
     growth = res["compile_growth"]
     assert [r["teams"] for r in growth["teams"]] == [1, 2] and [r["tables"] for r in growth["tables"]] == [20, 40]
     assert isinstance(growth["teams_slope"], float) and isinstance(growth["tables_slope"], float)

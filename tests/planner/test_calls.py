@@ -11,7 +11,15 @@ from dmsctl.deployer import live as live_mod
 from dmsctl.deployer import planner as planner_mod
 from dmsctl.deployer.errors import ReadOnlyViolation
 from tests.planner.conftest import BUCKET, World, fast_retries
-from tests.planner.test_scenarios import USERS_CDC, add_devices, bump_foods
+from tests.planner.test_scenarios import (
+    FOODSEARCH,
+    NEW,
+    USERS_CDC,
+    add_devices,
+    bump_foods,
+    devices_mid_full_load,
+    tables,
+)
 
 
 def sandbox_counter(calls) -> Counter:
@@ -23,32 +31,35 @@ def changed_stacks(world: World, before, after) -> int:
     return sum(1 for s in world.harness.compile(after).tree.stacks if old.get(s.name) != s.template_sha256)
 
 
-def expected_reads(*, stacks_changed: int, tasks: int, tasks_stopped: int, new_prefixes: int) -> Counter:
-    """The planner's read budget (deployer/live.py): identity, one page of stacks (< 100 of them), the
-    deployed template of each changed stack only, tasks in pages of 100 (an empty answer is one page too),
-    then per stopped task one page
-    of table statistics (< 500 tables) and one ListObjectsV2 per prefix a table starts loading into; one GetRole
-    per DMS service role (P123, deployer/prerequisites.py)."""
-    expected = Counter({"sts:GetCallerIdentity": 1, "cloudformation:DescribeStacks": 1, "iam:GetRole": 2,
-                        "cloudformation:GetTemplate": stacks_changed,
+def expected_reads(*, stacks_changed: int, tasks: int, statistics: int, new_prefixes: int,
+                   no_stacks: bool = False) -> Counter:
+    """The planner's read budget (deployer/live.py): one page of stacks (< 50 of them; the account id is read
+    from a stack ARN, STS only when the account has no stack), the deployed template of each changed stack
+    only, tasks in pages of 100 (an empty answer is one page too), then one page of table statistics (< 500
+    tables) per task `needs_statistics` names and one ListObjectsV2 per prefix a table starts loading into;
+    one GetRole per DMS service role (P123, deployer/prerequisites.py)."""
+    expected = Counter({"sts:GetCallerIdentity": int(no_stacks), "cloudformation:DescribeStacks": 1,
+                        "iam:GetRole": 2, "cloudformation:GetTemplate": stacks_changed,
                         "dms:DescribeReplicationTasks": max(1, math.ceil(tasks / 100)),
-                        "dms:DescribeTableStatistics": tasks_stopped, "s3:ListObjectsV2": new_prefixes})
+                        "dms:DescribeTableStatistics": statistics, "s3:ListObjectsV2": new_prefixes})
     return +expected  # drop zero counts
 
 
-@pytest.mark.parametrize(("name", "mutate", "stopped", "prefixes"), [
+@pytest.mark.parametrize(("name", "mutate", "statistics", "prefixes"), [
     ("no-change", None, 0, 0),
-    ("add-one-table", add_devices, 1, 1),  # users-cdc stops; users/devices/<new version>/ is checked
-    ("bump-one-version", bump_foods, 1, 1),  # foodsearch stops (read once for both steps); one new prefix
+    # users-cdc stops, but DMS counts no table of it loading or queued (A75): no statistics;
+    # users/devices/<new version>/ is checked
+    ("add-one-table", add_devices, 0, 1),
+    ("bump-one-version", bump_foods, 1, 1),  # foodsearch reloads: its statistics, once for both steps
 ])
-def test_plan_reads_exactly_what_it_needs(world: World, name, mutate, stopped, prefixes) -> None:
+def test_plan_reads_exactly_what_it_needs(world: World, name, mutate, statistics, prefixes) -> None:
     before = world.deploy()
     after = world.tree(mutate)
     tasks = len(world.harness.compile(after).tree.tasks())
     mark = world.sandbox.calls.mark()
     planned, gw = world.plan(after)
     expected = expected_reads(stacks_changed=changed_stacks(world, before, after), tasks=tasks,
-                              tasks_stopped=stopped, new_prefixes=prefixes)
+                              statistics=statistics, new_prefixes=prefixes)
     assert gw.calls == expected
     assert sandbox_counter(world.sandbox.calls.since(mark)) == expected  # AWS saw the same: no hidden call
     assert planned.plan.exit_code() == (0 if mutate is None else 2)
@@ -63,28 +74,61 @@ def test_first_deploy_reads_no_template_and_no_statistics(world: World) -> None:
     sources = {(t.team, t.source) for t in compiled.tasks()}
     assert len(sources) < len(prefixes)
     planned, gw = world.plan(cfg)
-    assert gw.calls == expected_reads(stacks_changed=0, tasks=0, tasks_stopped=0, new_prefixes=len(sources))
+    assert gw.calls == expected_reads(stacks_changed=0, tasks=0, statistics=0, new_prefixes=len(sources),
+                                      no_stacks=True)
     assert planned.plan.summary.stacks_to_create == len(compiled.stacks)
 
 
-def test_wrong_account_reads_nothing_after_the_identity(world: World) -> None:
+def test_wrong_account_reads_nothing_after_the_first_page_of_stacks(world: World) -> None:
     world.deploy()
     planned, gw = world.plan(world.tree(), env="prod")
-    assert gw.calls == Counter({"sts:GetCallerIdentity": 1})
+    assert gw.calls == Counter({"cloudformation:DescribeStacks": 1})  # the account id is in every stack ARN
     assert [c.code for c in planned.plan.checks] == ["P114"]
     assert planned.plan.stacks == () and planned.plan.steps == () and planned.plan.exit_code() == 1
+
+
+def test_an_account_without_stacks_is_identified_by_sts(world: World) -> None:
+    planned, gw = world.plan(world.tree(), env="prod")
+    assert gw.calls == Counter({"cloudformation:DescribeStacks": 1, "sts:GetCallerIdentity": 1})
+    assert [c.code for c in planned.plan.checks] == ["P114"]
+
+
+def test_account_id_comes_from_a_stack_arn_and_otherwise_from_sts(world: World) -> None:
+    gw = world.harness.gateway(read_only=True)
+    account = live_mod.account_id(gw)
+    assert gw.calls == Counter({"cloudformation:DescribeStacks": 1, "sts:GetCallerIdentity": 1})
+    world.deploy()
+    gw = world.harness.gateway(read_only=True)
+    assert live_mod.account_id(gw) == account
+    assert gw.calls == Counter({"cloudformation:DescribeStacks": 1})
+    assert live_mod.account_of("arn:aws-cn:cloudformation:cn-north-1:210987654321:stack/s/x") == "210987654321"
+    assert live_mod.account_of("not-an-arn") is None
+
+
+def test_statistics_are_read_when_a_stopped_task_has_a_table_loading(world: World) -> None:
+    world.deploy()
+    devices_mid_full_load(world)  # users-cdc full-loads users.devices
+    row = world.task(USERS_CDC)
+    assert row["ReplicationTaskStats"]["TablesLoading"] == 1
+    def and_another(teams) -> None:  # one more table added to users-cdc: no reload, no removal
+        add_devices(teams)
+        tables(teams, "growth", "users-cdc").append({"schema": "users", "table": "logins", "version": NEW})
+
+    planned, gw = world.plan(world.tree(and_another))
+    assert gw.calls["dms:DescribeTableStatistics"] == 1  # users-cdc stops while a table is loading
+    assert "P106" in {c.code for c in planned.plan.checks}
 
 
 # -- throttling --------------------------------------------------------------------------------------
 
 def test_throttled_reads_are_retried_and_the_plan_is_unchanged(world: World, monkeypatch) -> None:
     world.deploy()
-    cfg = world.tree(add_devices)
+    cfg = world.tree(bump_foods)  # a reload: its task's statistics are read
     reference, reference_gw = world.plan(cfg)
     slept = fast_retries(monkeypatch)
     throttles = {("dms", "DescribeReplicationTasks"): 2, ("cloudformation", "DescribeStacks"): 3,
-                 ("cloudformation", "GetTemplate"): 1, ("dms", "DescribeTableStatistics"): 2,
-                 ("sts", "GetCallerIdentity"): 1}  # (the sandbox cannot throttle S3)
+                 ("cloudformation", "GetTemplate"): 1, ("dms", "DescribeTableStatistics"): 2}
+    # (the sandbox cannot throttle S3; STS is not asked: the account id is in the stack ARNs)
     for (service, op), times in throttles.items():
         world.sandbox.faults.throttle(service, op, times)
     mark = world.sandbox.calls.mark()
@@ -140,9 +184,9 @@ def test_a_write_on_the_raw_client_is_refused_by_the_botocore_hook(world: World,
     monkeypatch.setattr(planner_mod, "read_table_stats", sneaky_stats)
     mark = world.sandbox.calls.mark()
     with pytest.raises(ReadOnlyViolation, match="refused dms:StopReplicationTask"):
-        world.harness.plan(world.tree(add_devices))
+        world.harness.plan(world.tree(bump_foods))  # a reload: statistics read
     assert [c for c in world.sandbox.calls.since(mark) if c.mutating] == []
-    assert world.task(USERS_CDC)["Status"] == "running"
+    assert world.task(FOODSEARCH)["Status"] == "running"
 
 
 def test_the_planner_module_reads_through_the_gateway_only() -> None:

@@ -8,9 +8,10 @@ import json
 
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.diff import resource_changes
-from dmsctl.deployer.impact import stats_needed, task_impact, with_impacts
-from dmsctl.deployer.live import TableStat
+from dmsctl.deployer.impact import task_impact, with_impacts
+from dmsctl.deployer.live import LiveTask, TableStat
 from dmsctl.deployer.plan_values import HIDDEN, NO_NAMES, Names, attributes, property_changes
+from dmsctl.deployer.planner import needs_statistics
 from dmsctl.deployer.render import render_markdown, render_text
 from dmsctl.deployer.render.common import impact_text
 from tests.deployer.livestate import deployed, with_task
@@ -172,8 +173,17 @@ def test_the_tasks_that_need_statistics_are_stopped_reloading_replaced_or_remove
         P.TaskChange("t", "e", "removes", P.UPDATE, tables=(P.TableChange("u", "x", P.REMOVE, "v1"),)),
         P.TaskChange("t", "f", "added", P.UPDATE, tables=(P.TableChange("u", "x", P.ADD, None, "v1"),)),
         P.TaskChange("t", "g", "created", P.CREATE))
-    changes = (P.StackChange("s", "team", "t", P.UPDATE, tasks=tasks),)
-    assert stats_needed(changes, (step,)) == ["reloads", "removed", "removes", "replaced", "stopped"]
+    stopped = {i for st in step.stacks for i in st.stop}
+
+    def live(ident: str, loading: int | None) -> LiveTask:
+        return LiveTask(ident, f"arn:{ident}", "running", "full-load-and-cdc", '{"rules": []}', None, "i", "s", "t",
+                        tables_loading_or_queued=loading)
+
+    needed = sorted(t.identifier for t in tasks
+                    if needs_statistics(live(t.identifier, 1), t, stopped=t.identifier in stopped))
+    assert needed == ["reloads", "removed", "removes", "replaced", "stopped"]
+    # a stopped task with nothing loading or queued needs none (A75)
+    assert not needs_statistics(live("stopped", 0), tasks[0], stopped=True)
 
 
 def test_unchanged_tasks_carry_no_impact():
