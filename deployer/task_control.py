@@ -1,8 +1,9 @@
 """Stopping, starting and waiting for DMS tasks during apply.
 
 Waits poll DescribeReplicationTasks for the tasks of every stack waiting at the same time in a single
-call (filtered by identifier; the gateway's shared poller), with backoff and the caller's timeout. A full-load-only task that finishes goes straight to
-`stopped` with StopReason FULL_LOAD_ONLY_FINISHED: that is success, not failure.
+call (filtered by identifier; the gateway's shared poller), with backoff and the caller's timeout.
+A full-load-only task that finishes goes straight to `stopped` with StopReason FULL_LOAD_ONLY_FINISHED:
+that is success, not failure.
 """
 
 from __future__ import annotations
