@@ -416,7 +416,7 @@ class Applier:
             task_control.start(self.gw, ready[entry.identifier], entry.start_type, cdc_start_position=position)
         self.progress.status(f"{s.stack}: waiting for {', '.join(idents)} to run")
         states = task_control.wait(self.gw, idents, task_control.is_up, "running", self.timeouts.task,
-                                   STOPPED_POLL_MAX)
+                                   STOPPED_POLL_MAX, look_now=False)  # a start takes seconds
         for ident in idents:
             self._note_restarted(ident)
             task_control.untag_stopped(self.gw, states[ident].arn, ident)

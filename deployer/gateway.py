@@ -37,6 +37,7 @@ THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "ThrottledExc
 
 
 T = TypeVar("T")
+POLL_SLICE = 1.0  # seconds: the poller sleeps at most this long before it looks again at what is due
 
 
 def _never_failed(_result: object) -> str | None:
@@ -146,7 +147,7 @@ class Gateway:
     def poll(self, describe: Callable[[], T], done: Callable[[T], bool], *, what: str,
              timeout: float, first_delay: float = 2.0, max_delay: float = 30.0,
              failed: Callable[[T], str | None] = _never_failed, late: float = 0.0,
-             shared: Shared | None = None) -> T:
+             shared: Shared | None = None, look_now: bool = True) -> T:
         """Call `describe` until `done(result)`, with exponential backoff, up to `timeout` seconds, and
         return that result (of `describe`'s type).
 
@@ -164,7 +165,7 @@ class Gateway:
         """
         now = self.monotonic()
         waiter = _Waiter(describe, done, failed, what, timeout, first_delay, max_delay, late, shared,
-                         start=now, due=now, delay=first_delay)
+                         start=now, due=now if look_now else now + first_delay, delay=first_delay)
         result: T = self._wait(waiter)
         return result
 
@@ -197,12 +198,14 @@ class Gateway:
         if not waiting:
             return
         pause = min(w.due for w in waiting) - self.monotonic()
-        if pause > 0:
-            self.sleep(pause)
+        if pause > 0:  # in slices: a wait that begins meanwhile and is due sooner is not kept waiting
+            self.sleep(min(pause, POLL_SLICE))
         now = self.monotonic()
         with self._poll_cond:
             waiting = [w for w in self._waiters if not w.finished]  # waits that began during the sleep too
         due = [w for w in waiting if w.due <= now + 1e-9]
+        if not due:
+            return
         groups: dict[str, list[_Waiter]] = {}
         for w in waiting:
             if w.shared is not None:
@@ -217,9 +220,10 @@ class Gateway:
                 for w in members:
                     w.fail(exc)
                 continue
-            for w in members:  # every member sees the fresh read; only the due ones move their schedule
+            at = self.monotonic()
+            for w in members:  # every member sees the fresh read and counts it as its look: their schedules
                 w.look({k: data[k] for k in w.shared.keys if k in data},  # type: ignore[union-attr]
-                       self.monotonic(), scheduled=w in due)
+                       at, scheduled=True)  # line up, so the next round is one read for all of them again
         for w in due:
             if w.shared is None and not w.finished:
                 try:

@@ -257,7 +257,7 @@ def wait_stack(gw: Gateway, stack: str, tail: EventTail, timeout: float,
         return "DELETE_COMPLETE" if tail.gone else tail.status
 
     return gw.poll(status, lambda s: s in OK_FINAL or s in FAILED_FINAL, what=f"stack {stack}", timeout=timeout,
-                   first_delay=first_delay, max_delay=max_delay, late=late)
+                   first_delay=first_delay, max_delay=max_delay, late=late, look_now=False)
 
 
 def delete(gw: Gateway, stack: str, timeout: float, on_event: Callable[[StackEvent], None],

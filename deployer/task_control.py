@@ -71,7 +71,7 @@ def stop(gw: Gateway, states: list[LiveTask], timeout: float, max_delay: float =
     for s in states:
         gw.call("dms", "stop_replication_task", resource=f"task {s.identifier}", ReplicationTaskArn=s.arn)
     wait(gw, [s.identifier for s in states], lambda t: t.status == "stopped", "stopped", timeout, max_delay,
-         first_delay=first_delay, late=late)
+         first_delay=first_delay, late=late, look_now=False)  # a stop takes seconds: no look right after it
 
 
 def wait_startable(gw: Gateway, identifiers: list[str], timeout: float,
@@ -158,7 +158,8 @@ def start(gw: Gateway, state: LiveTask, start_type: str, cdc_start_position: str
 
 
 def wait(gw: Gateway, identifiers: list[str], done: Callable[[LiveTask], bool], what: str, timeout: float,
-         max_delay: float = 30.0, *, first_delay: float = 2.0, late: float = 0.0) -> dict[str, LiveTask]:
+         max_delay: float = 30.0, *, first_delay: float = 2.0, late: float = 0.0,
+         look_now: bool = True) -> dict[str, LiveTask]:
     """Poll until every task named is `done`; tasks other stacks wait for at the same time are read in the
     same DescribeReplicationTasks (the gateway's shared poller)."""
     if not identifiers:
@@ -177,6 +178,7 @@ def wait(gw: Gateway, identifiers: list[str], done: Callable[[LiveTask], bool], 
         return gw.poll(lambda: describe(gw, identifiers), lambda st: all(done(st[i]) for i in identifiers if i in st)
                        and len(st) == len(identifiers), what=f"tasks {', '.join(identifiers)} to be {what}",
                        timeout=timeout, failed=failed, max_delay=max_delay, first_delay=first_delay, late=late,
+                       look_now=look_now,
                        shared=Shared(TASKS_READ, tuple(identifiers), lambda keys: describe(gw, keys)))
     except AwsError as exc:
         raise TaskFailure(str(exc)) from None
