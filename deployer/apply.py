@@ -53,12 +53,12 @@ class StalePlan(DmsctlError):
 
 # While a stack's tasks are stopped, AWS is asked at least this often (seconds) whether the stop, the
 # deploy or the start has finished: every second of lateness is a second of replication stopped. Within
-# that, a wait looks again after at most STOPPED_POLL_LATE of the time it has waited (at least every
-# STOPPED_POLL_FIRST s for tasks, STOPPED_STACK_FIRST s for the stack), so an end is seen at most about 4 %
-# after it happened.
+# that, a wait looks again after at most STOPPED_POLL_LATE of the time it has waited, and at least every
+# STOPPED_POLL_FIRST s (tasks) / STOPPED_STACK_FIRST s (the stack): an end is seen within about 1 s, or 4 %
+# of the wait for long ones. Each second costs a DescribeStackEvents per stack (benchmarks/README.md).
 STOPPED_POLL_MAX = 10.0
 STOPPED_POLL_FIRST = 1.0
-STOPPED_STACK_FIRST = 2.0
+STOPPED_STACK_FIRST = 1.0
 STOPPED_POLL_LATE = 0.04
 
 @dataclass(frozen=True)
