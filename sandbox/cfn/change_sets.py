@@ -102,7 +102,7 @@ def _change(action: str, logical_id: str, resource_type: str, physical_id: str |
             replacement: str | None = None, changed: list[str] | None = None,
             create_only: frozenset[str] = frozenset(), dynamic: dict[str, list[tuple[str, str]]] | None = None
             ) -> Change:
-    change = Change(action=action, logical_resource_id=logical_id, resource_type=resource_type)
+    change: Any = Change(action=action, logical_resource_id=logical_id, resource_type=resource_type)  # moto: 3 attrs
     change.physical_resource_id = physical_id
     change.replacement = replacement
     dynamic = dynamic or {}
