@@ -1,4 +1,4 @@
-"""python -m benchmarks [--sizes 10,50,200] [--tables 50] [--quick] [--out benchmarks/results/latest.json]
+"""python -m benchmarks [--sizes 10,50,200] [--tables 50] [--quick] [--only apply] [--out results/latest.json]
 
 Prints a Markdown summary, writes every number to JSON, exits 1 if a target fails (README.md).
 """
@@ -43,7 +43,16 @@ def _args(argv) -> argparse.Namespace:
     )
     p.add_argument("--cfn-latency", type=float, default=45.0, help="simulated seconds per stack operation")
     p.add_argument(
-        "--clock-factor", type=float, default=10.0, help="sim seconds per real second during apply"
+        "--cfn-change-set",
+        type=float,
+        default=10.0,
+        help="simulated seconds CloudFormation takes to compute a change set (ASSUMPTIONS A70)",
+    )
+    p.add_argument(
+        "--clock-factor", type=float, default=2.0, help="sim seconds per real second during apply"
+    )
+    p.add_argument(
+        "--only", choices=["apply"], default=None, help="run one part only (apply: the apply benchmark)"
     )
     p.add_argument(
         "--workdir", default=None, help="where generated trees go (default: a temporary directory)"
@@ -161,27 +170,30 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="dmsctl-bench-") as tmp:
         work = Path(args.workdir or tmp)
         res: dict = {"meta": _meta(args), "sizes": []}
-        with SandboxProcess(clock_factor=None) as proc:
-            for n in args.sizes:
-                res["sizes"].append(_size(proc, work, n, args))
-            big = args.sizes[-1]
-            print(f"  plan profile: {big} teams…", file=sys.stderr, flush=True)
-            res["plan_profile"] = {"teams": big, **child.run("plan-profile", proc.url, work / f"teams-{big}-changed")}
-            res["memory"] = {
-                "teams": big,
-                "compile_mib": child.run("compile-memory", work / f"teams-{big}")["mib"],
-                "plan_mib": child.run("plan-memory", proc.url, work / f"teams-{big}-changed")["mib"],
-                "method": "tracemalloc peak of Python allocations, each in a fresh process",
-            }
-            res["growth"] = _growth(proc, work, args, res["sizes"])
-        print("  compile growth, start-up, warm validate…", file=sys.stderr, flush=True)
-        res["compile_growth"] = bench_compile.growth(work, args.growth_teams, args.growth_tables, args.seed,
-                                                     args.repeat)
-        res["startup"] = bench_compile.startup()
-        res["warm_validate"] = bench_compile.warm_validate(REPO / "sandbox" / "scenarios" / "demo" / "current")
+        if args.only is None:
+            with SandboxProcess(clock_factor=None) as proc:
+                for n in args.sizes:
+                    res["sizes"].append(_size(proc, work, n, args))
+                big = args.sizes[-1]
+                print(f"  plan profile: {big} teams…", file=sys.stderr, flush=True)
+                profile = child.run("plan-profile", proc.url, work / f"teams-{big}-changed")
+                res["plan_profile"] = {"teams": big, **profile}
+                res["memory"] = {
+                    "teams": big,
+                    "compile_mib": child.run("compile-memory", work / f"teams-{big}")["mib"],
+                    "plan_mib": child.run("plan-memory", proc.url, work / f"teams-{big}-changed")["mib"],
+                    "method": "tracemalloc peak of Python allocations, each in a fresh process",
+                }
+                res["growth"] = _growth(proc, work, args, res["sizes"])
+            print("  compile growth, start-up, warm validate…", file=sys.stderr, flush=True)
+            res["compile_growth"] = bench_compile.growth(work, args.growth_teams, args.growth_tables, args.seed,
+                                                         args.repeat)
+            res["startup"] = bench_compile.startup()
+            res["warm_validate"] = bench_compile.warm_validate(REPO / "sandbox" / "scenarios" / "demo" / "current")
         print(f"  apply: {2 * args.k + 1} teams, k = {args.k}…", file=sys.stderr, flush=True)
         res["apply"] = bench_apply.measure(
-            work, args.k, args.tasks, args.tables, args.seed, args.clock_factor, args.cfn_latency
+            work, args.k, args.tasks, args.tables, args.seed, args.clock_factor, args.cfn_latency,
+            args.cfn_change_set,
         )
     res["targets"] = report.targets(res)
     res["ok"] = all(t["pass"] for t in res["targets"])

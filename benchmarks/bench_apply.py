@@ -1,5 +1,13 @@
-"""Apply on the sandbox: tasks stopped vs tasks changed, task-seconds stopped, and the wall time of
-k independent team changes next to one, with CloudFormation taking realistic time.
+"""Apply on the sandbox: tasks stopped vs tasks changed, task-seconds stopped, the physical replication
+outage next to its floor, and the wall time and AWS calls of k independent team changes next to one,
+with CloudFormation taking realistic time.
+
+Physical outage (per stopped task, sim seconds): from its StopReplicationTask request to the moment
+the sandbox has it running again, that is its next StartReplicationTask request + the simulated start
+time (`task_start_seconds`: the sandbox's task goes starting -> running exactly then). Both requests
+come from the sandbox's own request log (timestamped on its clock), so nothing is taken from dmsctl.
+Floor: what the outage cannot be below, as simulated: DMS stop + CloudFormation update + DMS start
+(`task_stop_seconds` + `cfn_latency_seconds` + `task_start_seconds`).
 
 Method: the sandbox runs in its own process with a scaled real-time clock (`clock_factor` sim
 seconds per real second); the deployer gets `sleep = time.sleep(s / factor)` and a monotonic
@@ -13,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from benchmarks.generate import add_table, change_setting, generate, team_name
@@ -23,7 +32,7 @@ from dmsctl.deployer.errors import DmsctlError
 from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.progress import NullSink, Progress
 
-TIMELINE = ("stop", "stopped", "deploy", "deployed", "start", "started")
+TIMELINE = ("change-set", "stop", "stopped", "deploy", "deployed", "start", "started")
 DEFAULT_PARALLELISM = inspect.signature(Applier).parameters["parallelism"].default
 
 
@@ -64,12 +73,10 @@ def apply_run(sb, config_dir: Path, teams: list[str], parallelism: int, factor: 
     except DmsctlError as exc:
         code, error = 1, str(exc)
     real = time.perf_counter() - t0
-    stops = [
-        c["params"].get("ReplicationTaskArn")
-        for c in sb.call("calls")[mark:]
-        if c["operation"] == "StopReplicationTask"
-    ]
+    log = sb.call("calls")[mark:]
+    stops = [c["params"].get("ReplicationTaskArn") for c in log if c["operation"] == "StopReplicationTask"]
     stopped = sorted(live[a]["ReplicationTaskIdentifier"] for a in stops if a in live)
+    outages = physical_outages(log, sb.call("state")["config"])
     return {
         "teams_changed": len(teams),
         "parallelism": parallelism,
@@ -80,6 +87,9 @@ def apply_run(sb, config_dir: Path, teams: list[str], parallelism: int, factor: 
         "tasks_stopped": len(stopped),
         "stopped_unchanged": sorted(set(stopped) - changed),
         "task_seconds_stopped": round(sum(applier.record.stopped_seconds.values()), 1),
+        "outage_seconds": {live[a]["ReplicationTaskIdentifier"]: v for a, v in outages.items() if a in live},
+        "outage_seconds_max": max(outages.values(), default=0.0),
+        "aws_calls_by_operation": dict(sorted(gw.calls.items())),
         "wall_seconds_real": round(real, 2),
         "wall_seconds_sim": round(real * factor, 1),
         "aws_calls": sum(gw.calls.values()),
@@ -89,8 +99,30 @@ def apply_run(sb, config_dir: Path, teams: list[str], parallelism: int, factor: 
     }
 
 
+def physical_outages(log: list[dict], config: dict) -> dict[str, float]:
+    """Task ARN -> sim seconds from its first StopReplicationTask to running again (its next
+    StartReplicationTask + the simulated start time), over the sandbox request log `log`."""
+    out: dict[str, float] = {}
+    stopped_at: dict[str, datetime] = {}
+    for c in log:
+        arn, at = c["params"].get("ReplicationTaskArn"), c.get("at")
+        if not arn or not at:
+            continue
+        if c["operation"] == "StopReplicationTask":
+            stopped_at.setdefault(arn, datetime.fromisoformat(at))
+        elif c["operation"] == "StartReplicationTask" and arn in stopped_at:
+            running = datetime.fromisoformat(at) + timedelta(seconds=config["task_start_seconds"])
+            out[arn] = round(out.get(arn, 0.0) + (running - stopped_at.pop(arn)).total_seconds(), 2)
+    return out
+
+
+def floor_seconds(config: dict, latency: float) -> float:
+    return config["task_stop_seconds"] + latency + config["task_start_seconds"]
+
+
 def measure(
-    workdir: Path, k: int, tasks: int, tables: int, seed_value: int, factor: float, latency: float
+    workdir: Path, k: int, tasks: int, tables: int, seed_value: int, factor: float, latency: float,
+    change_set_seconds: float = 0.0,
 ) -> dict:
     """A tree of 2k+1 teams, deployed and running; apply one team's change, then k teams' changes
     with the default parallelism, then k other teams' with parallelism k."""
@@ -98,7 +130,8 @@ def measure(
     with SandboxProcess(clock_factor=factor) as proc:
         sb = proc.remote
         setup = seed(sb, compile_tree(config_dir, "staging"))
-        sb.configure(cfn_latency_seconds=latency)
+        sb.configure(cfn_latency_seconds=latency, cfn_change_set_seconds=change_set_seconds)
+        config = sb.call("state")["config"]
         one = apply_run(sb, config_dir, [team_name(0)], DEFAULT_PARALLELISM, factor)
         many = apply_run(sb, config_dir, [team_name(i) for i in range(1, k + 1)], DEFAULT_PARALLELISM, factor)
         wide = apply_run(sb, config_dir, [team_name(i) for i in range(k + 1, 2 * k + 1)], k, factor)
@@ -107,6 +140,10 @@ def measure(
         "teams": 2 * k + 1,
         "clock_factor": factor,
         "cfn_latency_seconds": latency,
+        "cfn_change_set_seconds": change_set_seconds,
+        "floor_seconds": floor_seconds(config, latency),
+        "dms_stop_seconds": config["task_stop_seconds"],
+        "dms_start_seconds": config["task_start_seconds"],
         "default_parallelism": DEFAULT_PARALLELISM,
         "setup": setup,
         "one": one,

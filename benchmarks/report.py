@@ -10,6 +10,7 @@ PLAN_CPU_LIMIT_S = 0.5  # process CPU of make_plan, at 200 teams x 50 tables
 PLAN_CPU_TEAMS = 200
 REFRESH_RATIO_MIN = 10.0
 PARALLEL_RATIO_MAX = 1.5
+OUTAGE_OVER_FLOOR_MAX = 0.05  # physical outage of a one-table deploy <= floor + 5 %
 
 
 def _target(name: str, value, limit: str, ok: bool, note: str = "") -> dict:
@@ -17,7 +18,10 @@ def _target(name: str, value, limit: str, ok: bool, note: str = "") -> dict:
 
 
 def targets(res: dict) -> list[dict]:
-    sizes, apply_ = res["sizes"], res["apply"]
+    return (_size_targets(res, res["sizes"]) if res["sizes"] else []) + _apply_targets(res["apply"])
+
+
+def _size_targets(res: dict, sizes: list[dict]) -> list[dict]:
     big = sizes[-1]
     label = f"{big['teams']} teams x {big['tables_per_team']} tables"
     over = {s["teams"]: s["plan"]["total"] - s["plan"]["lower_bound_total"] for s in sizes}
@@ -31,13 +35,6 @@ def targets(res: dict) -> list[dict]:
         and s["lint"]["warm_cached"] == s["lint"]["templates"] - s["lint"]["changed_templates"]
         for s in sizes
     )
-    runs = [apply_[r] for r in ("one", "k_default", "k_parallel_k")]
-    stopped, changed = sum(r["tasks_stopped"] for r in runs), sum(r["tasks_changed_running"] for r in runs)
-    extra = sorted({t for r in runs for t in r["stopped_unchanged"]})
-    stop_ratio = round(stopped / changed, 3) if changed else None
-    one, many = apply_["one"]["wall_seconds_real"], apply_["k_default"]["wall_seconds_real"]
-    wide = apply_["k_parallel_k"]["wall_seconds_real"]
-    k = apply_["k"]
     return [
         _target(
             "plan calls == lower bound (every size)",
@@ -75,6 +72,20 @@ def targets(res: dict) -> list[dict]:
             lint_ok,
             "templates linted again / templates changed, after a one-team change",
         ),
+    ]
+
+
+def _apply_targets(apply_: dict) -> list[dict]:
+    runs = [apply_[r] for r in ("one", "k_default", "k_parallel_k")]
+    stopped, changed = sum(r["tasks_stopped"] for r in runs), sum(r["tasks_changed_running"] for r in runs)
+    extra = sorted({t for r in runs for t in r["stopped_unchanged"]})
+    stop_ratio = round(stopped / changed, 3) if changed else None
+    one, many = apply_["one"]["wall_seconds_real"], apply_["k_default"]["wall_seconds_real"]
+    wide = apply_["k_parallel_k"]["wall_seconds_real"]
+    k = apply_["k"]
+    floor = apply_["floor_seconds"]
+    outage = apply_["one"]["outage_seconds_max"]
+    return [
         _target(
             "tasks stopped / tasks changed",
             stop_ratio,
@@ -89,6 +100,15 @@ def targets(res: dict) -> list[dict]:
             f"<= {PARALLEL_RATIO_MAX:g}",
             many / one <= PARALLEL_RATIO_MAX,
             f"with --parallel {k}: {wide / one:.2f}",
+        ),
+        _target(
+            "physical outage of a one-table deploy (sim s)",
+            outage,
+            f"<= floor {floor:g} s + {OUTAGE_OVER_FLOOR_MAX:.0%} = {floor * (1 + OUTAGE_OVER_FLOOR_MAX):.1f}",
+            0 < outage <= floor * (1 + OUTAGE_OVER_FLOOR_MAX),
+            f"floor = DMS stop {apply_['dms_stop_seconds']:g} + CloudFormation update "
+            f"{apply_['cfn_latency_seconds']:g} + DMS start {apply_['dms_start_seconds']:g}; "
+            f"{outage - floor:+.1f} s over it",
         ),
     ]
 
@@ -118,7 +138,7 @@ def _compile_targets(res: dict, sizes: list[dict]) -> list[dict]:
     return out
 
 
-def _growth_lines(res: dict) -> list[str]:
+def _compile_growth_lines(res: dict) -> list[str]:
     g = res.get("compile_growth")
     if not g:
         return []
@@ -161,68 +181,71 @@ def markdown(res: dict) -> str:
         f"tasks/team {m['tasks_per_team']}, tables/team {m['tables_per_team']}",
         "",
     ]
-    out += [
-        _row(
-            [
-                "teams",
-                "tasks",
-                "tables",
-                "compile s (cpu)",
-                "cfn-lint cold s (linted)",
-                "cfn-lint warm s (linted)",
-                "seed s",
-                "plan calls",
-                "lower bound",
-                "per-resource calls",
-                "plan s (first / median)",
-                "plan cpu s (first / median)",
-            ]
-        ),
-        _row(["---:"] * 12),
-    ]
-    for s in res["sizes"]:
-        p, lint = s["plan"], s["lint"]
-        out.append(
+    if res["sizes"]:
+        out += [
             _row(
                 [
-                    s["teams"],
-                    s["tasks"],
-                    s["tables"],
-                    f"{s['compile']['seconds']} ({s['compile']['cpu_seconds']})",
-                    f"{lint['cold_seconds']} ({lint['cold_linted']})",
-                    f"{lint['warm_seconds']} ({lint['warm_linted']})",
-                    s["setup"]["seconds"],
-                    p["total"],
-                    p["lower_bound_total"],
-                    p["per_resource_refresh"]["dms_calls"],
-                    f"{p['first_seconds']} / {p['seconds']}",
-                    f"{p['first_cpu_seconds']} / {p['cpu_seconds']}",
+                    "teams",
+                    "tasks",
+                    "tables",
+                    "compile s (cpu)",
+                    "cfn-lint cold s (linted)",
+                    "cfn-lint warm s (linted)",
+                    "seed s",
+                    "plan calls",
+                    "lower bound",
+                    "per-resource calls",
+                    "plan s (first / median)",
+                    "plan cpu s (first / median)",
                 ]
+            ),
+            _row(["---:"] * 12),
+        ]
+        for s in res["sizes"]:
+            p, lint = s["plan"], s["lint"]
+            out.append(
+                _row(
+                    [
+                        s["teams"],
+                        s["tasks"],
+                        s["tables"],
+                        f"{s['compile']['seconds']} ({s['compile']['cpu_seconds']})",
+                        f"{lint['cold_seconds']} ({lint['cold_linted']})",
+                        f"{lint['warm_seconds']} ({lint['warm_linted']})",
+                        s["setup"]["seconds"],
+                        p["total"],
+                        p["lower_bound_total"],
+                        p["per_resource_refresh"]["dms_calls"],
+                        f"{p['first_seconds']} / {p['seconds']}",
+                        f"{p['first_cpu_seconds']} / {p['cpu_seconds']}",
+                    ]
+                )
             )
-        )
-    big = res["sizes"][-1]["plan"]
-    ops = sorted(set(big["calls"]) | set(big["lower_bound"]))
-    out += [
-        "",
-        f"Plan calls by operation at {res['sizes'][-1]['teams']} teams ({big['stacks_in_account']} stacks, "
-        f"{big['describe_stacks_page']} per DescribeStacks page): "
-        + ", ".join(f"{op} {big['calls'].get(op, 0)} (bound {big['lower_bound'].get(op, 0)})" for op in ops)
-        + f". Requests the sandbox received for them: {big['served_by_sandbox_all_runs']} for "
-        f"{big['sent_all_runs']} counted (equal: no retries, nothing uncounted).",
-    ]
-    out += _growth_lines(res.get("growth"), res.get("plan_profile"))
-    mem = res["memory"]
-    out += [
-        "",
-        f"Peak memory at {mem['teams']} teams (tracemalloc): compile {mem['compile_mib']} MiB, "
-        f"plan {mem['plan_mib']} MiB (each measured in a fresh process)",
-    ]
-    out += _growth_lines(res)
+        big = res["sizes"][-1]["plan"]
+        ops = sorted(set(big["calls"]) | set(big["lower_bound"]))
+        out += [
+            "",
+            f"Plan calls by operation at {res['sizes'][-1]['teams']} teams ({big['stacks_in_account']} stacks, "
+            f"{big['describe_stacks_page']} per DescribeStacks page): "
+            + ", ".join(f"{op} {big['calls'].get(op, 0)} (bound {big['lower_bound'].get(op, 0)})" for op in ops)
+            + f". Requests the sandbox received for them: {big['served_by_sandbox_all_runs']} for "
+            f"{big['sent_all_runs']} counted (equal: no retries, nothing uncounted).",
+        ]
+        out += _growth_lines(res.get("growth"), res.get("plan_profile"))
+        mem = res["memory"]
+        out += [
+            "",
+            f"Peak memory at {mem['teams']} teams (tracemalloc): compile {mem['compile_mib']} MiB, "
+            f"plan {mem['plan_mib']} MiB (each measured in a fresh process)",
+        ]
+        out += _compile_growth_lines(res)
     a = res["apply"]
     out += [
         "",
-        f"Apply ({a['teams']} teams, CloudFormation {a['cfn_latency_seconds']:g} s per stack, clock x"
-        f"{a['clock_factor']:g}, seeding {a['setup']['seconds']} s):",
+        f"Apply ({a['teams']} teams, CloudFormation {a['cfn_latency_seconds']:g} s per stack and "
+        f"{a['cfn_change_set_seconds']:g} s per change set, DMS stop {a['dms_stop_seconds']:g} s / start "
+        f"{a['dms_start_seconds']:g} s, clock x{a['clock_factor']:g}, seeding {a['setup']['seconds']} s; "
+        f"floor {a['floor_seconds']:g} s):",
         "",
         _row(
             [
@@ -231,13 +254,14 @@ def markdown(res: dict) -> str:
                 "--parallel",
                 "tasks changed (running)",
                 "tasks stopped",
-                "task-seconds stopped (sim)",
+                "physical outage, max s (sim)",
+                "task-seconds stopped, seen running (sim)",
                 "wall s (real)",
                 "wall s (sim)",
                 "AWS calls",
             ]
         ),
-        _row(["---"] * 9),
+        _row(["---"] * 10),
     ]
     for name in ("one", "k_default", "k_parallel_k"):
         r = a[name]
@@ -249,6 +273,7 @@ def markdown(res: dict) -> str:
                     r["parallelism"],
                     f"{r['tasks_changed']} ({r['tasks_changed_running']})",
                     r["tasks_stopped"],
+                    r["outage_seconds_max"],
                     r["task_seconds_stopped"],
                     r["wall_seconds_real"],
                     r["wall_seconds_sim"],
@@ -256,6 +281,13 @@ def markdown(res: dict) -> str:
                 ]
             )
         )
+    polls = ("dms:DescribeReplicationTasks", "cloudformation:DescribeStackEvents", "cloudformation:DescribeStacks")
+    one, many = a["one"]["aws_calls_by_operation"], a["k_default"]["aws_calls_by_operation"]
+    out += [
+        "",
+        f"AWS calls of apply, 1 team / {a['k']} teams: {a['one']['aws_calls']} / {a['k_default']['aws_calls']}; "
+        + ", ".join(f"{op} {one.get(op, 0)} / {many.get(op, 0)}" for op in polls),
+    ]
     out += ["", _row(["target", "value", "limit", "verdict"]), _row(["---"] * 4)]
     for t in res["targets"]:
         value = (

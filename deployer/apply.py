@@ -1,12 +1,15 @@
 """`dmsctl apply`: execute a fresh plan, step by step, stack by stack, safely.
 
 Per step: the base stack first (when it changes), then team stacks in parallel (bounded). Per
-stack: re-check that no table of the tasks to stop is loading, tag and stop them, deploy the
-stack through a change set, start/resume what should run, wait. Whatever fails after tasks were
+stack: re-check that no table of the tasks to stop is loading, create the change set and check it
+against the plan (a replacement the plan does not show is refused, P150, before anything is
+stopped), tag and stop the tasks, execute the change set, start/resume what should run, wait. All
+waits of a step go through the gateway's one poller (parallel stacks share its reads). Whatever fails after tasks were
 stopped (any exception), the tasks that were running and are not paused in config are started again
 before the error is reported. After the last step a fresh plan must say "No changes".
 
 Interrupted (SIGINT / SIGTERM, deployer/interrupt.py): every wait stops at once, nothing new starts,
+a change set not executed yet is deleted (the next apply makes its own),
 tasks this run stopped are started again without waiting for them, unless their stack's update is
 in flight (CloudFormation finishes it; the next apply resumes them), the lock is released and the
 run is recorded as interrupted.
@@ -27,7 +30,7 @@ from typing import Any
 from dmsctl.compiler import naming
 from dmsctl.compiler.build import CompileResult
 from dmsctl.compiler.findings import format_line
-from dmsctl.deployer import handover, stack_deploy, task_control
+from dmsctl.deployer import handover, replacements, stack_deploy, task_control
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.acknowledgements import plan_acknowledged, stale_reason
 from dmsctl.deployer.checks import Flags
@@ -51,8 +54,14 @@ class StalePlan(DmsctlError):
 
 
 # While a stack's tasks are stopped, AWS is asked at least this often (seconds) whether the stop, the
-# deploy or the start has finished: every second of lateness is a second of replication stopped.
+# deploy or the start has finished: every second of lateness is a second of replication stopped. Within
+# that, a wait looks again after at most STOPPED_POLL_LATE of the time it has waited, and at least every
+# STOPPED_POLL_FIRST s (tasks) / STOPPED_STACK_FIRST s (the stack): an end is seen within about 1 s, or 4 %
+# of the wait for long ones. Each second costs a DescribeStackEvents per stack (benchmarks/README.md).
 STOPPED_POLL_MAX = 10.0
+STOPPED_POLL_FIRST = 1.0
+STOPPED_STACK_FIRST = 1.0
+STOPPED_POLL_LATE = 0.04
 
 @dataclass(frozen=True)
 class Timeouts:
@@ -254,8 +263,16 @@ class Applier:
         s = self._with_restarts(s, planned, [st.identifier for st in to_stop if st.identifier in s.recheck])
         for st in to_stop:
             task_control.assert_no_full_load(self.gw, st, self.flags.allow_interrupt)
+        # The change set first, while everything still runs; a replacement the plan does not show is
+        # refused here, before anything is stopped.
+        cs = self._prepare(s, planned)
+        if cs is not None and cs.empty:  # CloudFormation sees no change: only stop what the step needs anyway
+            starting = {e.identifier for e in s.start}
+            to_stop = [st for st in to_stop if st.identifier in s.repair or st.identifier not in starting]
+        executed: list[str] = []
         stopped: list[LiveTask] = []
         try:
+            self.interrupt.check()
             if to_stop:
                 for st in to_stop:
                     task_control.tag_stopped(self.gw, st, self.run_id)
@@ -265,20 +282,61 @@ class Applier:
                 for st in to_stop:
                     self._stopped_at[st.identifier] = self.progress.elapsed()
                 stopped = to_stop
-                task_control.stop(self.gw, to_stop, self.timeouts.task, STOPPED_POLL_MAX)
+                task_control.stop(self.gw, to_stop, self.timeouts.task, STOPPED_POLL_MAX,
+                                  first_delay=STOPPED_POLL_FIRST, late=STOPPED_POLL_LATE)
                 self.progress.emit("stopped", f"stopped {names}", stack=s.stack)
             for ident in s.capture_checkpoint:
                 cp = handover.capture(self.gw, self.state_table, ident, self.run_id)
                 self.progress.emit("info", f"captured {ident}'s recovery checkpoint {cp}", stack=s.stack)
-            self._deploy(s, planned, tasks_stopped=bool(to_stop))
+            self._deploy(s, cs, tasks_stopped=bool(to_stop), executed=executed)
             self._repair(s)
             self._start(s)
         except Interrupted:
+            self._discard(s, cs, executed)
             self._restore_now(s, stopped)
             raise
         except Exception:  # any failure (a process kill is not one: nothing runs then)
+            self._discard(s, cs, executed)
             self._restore(s, stopped)
             raise
+
+    def _prepare(self, s: P.StackStep, planned: Planned) -> stack_deploy.ChangeSet | None:
+        """Create the step's change set (None: the step deploys no template) and check it against the plan
+        (P150): refused, it is deleted and the error raised; nothing was stopped."""
+        if s.action in (P.DELETE, P.NONE) or s.template_sha256 is None:
+            return None
+        compiled = planned.bodies[s.template_sha256]
+        arg = stack_deploy.template_argument(self.gw, s.stack, compiled.body, compiled.template_sha256,
+                                             self.tree.artifacts_bucket, self.tree.region)
+        self.interrupt.check()
+        via = " (template via S3)" if "TemplateURL" in arg else ""
+        self.progress.emit("change-set", f"creating the change set for template {s.template_sha256[:12]}{via}",
+                           stack=s.stack)
+        self.progress.status(f"{s.stack}: creating the change set")
+        tags = [{"Key": "dmsctl:managed-by", "Value": "dmsctl"}, {"Key": "dmsctl:environment", "Value": self.tree.env}]
+        cs = stack_deploy.create_change_set(self.gw, s.stack, arg, tags, self.run_id, self.timeouts.stack,
+                                            must_create=self.lock.held is None and s.action == P.CREATE,
+                                            role_arn=self._cfn_role)
+        if cs.arn is not None:
+            try:
+                replacements.check(cs.changes, replacements.planned_replacements(planned.plan, s.stack,
+                                                                                 compiled.template), s.stack)
+            except replacements.UnexpectedReplacement:
+                self._discard(s, cs, [])
+                raise
+        return cs
+
+    def _discard(self, s: P.StackStep, cs: stack_deploy.ChangeSet | None, executed: list[str]) -> None:
+        """A change set not executed is deleted, so that nobody executes it later by mistake (the next apply
+        makes its own); if that fails it is left unexecuted, which changes nothing."""
+        if cs is None or cs.arn is None or cs.arn in executed:
+            return
+        try:
+            stack_deploy.delete_change_set(self.gw, s.stack, cs.arn)
+            self.progress.emit("info", "deleted the change set, not executed", stack=s.stack)
+        except DmsctlError as exc:
+            self.progress.emit("error", f"could not delete the change set {cs.arn} ({exc}); it is left "
+                                        "unexecuted and changes nothing", stack=s.stack)
 
     def _with_restarts(self, s: P.StackStep, planned: Planned, rechecked: list[str]) -> P.StackStep:
         """The stack step with a resume added for each re-checked task this run is about to stop that config
@@ -294,7 +352,9 @@ class Applier:
                                        "deploy too", stack=s.stack)
         return dataclasses.replace(s, start=s.start + extra) if extra else s
 
-    def _deploy(self, s: P.StackStep, planned: Planned, tasks_stopped: bool = False) -> None:
+    def _deploy(self, s: P.StackStep, cs: stack_deploy.ChangeSet | None, tasks_stopped: bool = False,
+                executed: list[str] | None = None) -> None:
+        """Execute the step's change set (or delete the stack); `executed` gets its ARN right before."""
         def on_event(e: stack_deploy.StackEvent) -> None:
             reason = f": {e.reason}" if e.reason else ""
             self.progress.emit("stack-event", f"{e.logical_id} {e.status}{reason}", stack=s.stack)
@@ -304,19 +364,22 @@ class Applier:
             stack_deploy.delete(self.gw, s.stack, self.timeouts.stack, on_event, role_arn=self._cfn_role)
             self.progress.emit("deployed", "deleted", stack=s.stack)
             return
-        if s.action == P.NONE or s.template_sha256 is None:
+        if cs is None:
             return
-        compiled = planned.bodies[s.template_sha256]
-        arg = stack_deploy.template_argument(self.gw, s.stack, compiled.body, compiled.template_sha256,
-                                             self.tree.artifacts_bucket, self.tree.region)
-        via = " (template via S3)" if "TemplateURL" in arg else ""
-        self.progress.emit("deploy", f"deploying template {s.template_sha256[:12]}{via}", stack=s.stack)
+
+        def before_execute() -> None:
+            self.interrupt.check()
+            if executed is not None and cs.arn is not None:
+                executed.append(cs.arn)
+
+        if cs.arn is not None:
+            self.progress.emit("deploy", f"executing the change set ({len(cs.changes)} resource change(s))",
+                               stack=s.stack)
         self.progress.status(f"{s.stack}: deploying")
-        tags = [{"Key": "dmsctl:managed-by", "Value": "dmsctl"}, {"Key": "dmsctl:environment", "Value": self.tree.env}]
-        outcome = stack_deploy.deploy(self.gw, s.stack, arg, tags, self.run_id, self.timeouts.stack, on_event,
-                                      max_delay=STOPPED_POLL_MAX if tasks_stopped else 30.0,
-                                      before_execute=self.interrupt.check, role_arn=self._cfn_role,
-                                      must_create=self.lock.held is None and s.action == P.CREATE)
+        pace = ({"max_delay": STOPPED_POLL_MAX, "first_delay": STOPPED_STACK_FIRST, "late": STOPPED_POLL_LATE}
+                if tasks_stopped else {"max_delay": 30.0})
+        outcome = stack_deploy.execute(self.gw, cs, self.timeouts.stack, on_event, before_execute=before_execute,
+                                       **pace)
         self.progress.emit("deployed", outcome, stack=s.stack)
 
     def _repair(self, s: P.StackStep) -> None:
@@ -356,7 +419,7 @@ class Applier:
             task_control.start(self.gw, ready[entry.identifier], entry.start_type, cdc_start_position=position)
         self.progress.status(f"{s.stack}: waiting for {', '.join(idents)} to run")
         states = task_control.wait(self.gw, idents, task_control.is_up, "running", self.timeouts.task,
-                                   STOPPED_POLL_MAX)
+                                   STOPPED_POLL_MAX, look_now=False)  # a start takes seconds
         for ident in idents:
             self._note_restarted(ident)
             task_control.untag_stopped(self.gw, states[ident].arn, ident)

@@ -7,6 +7,8 @@
 - Errors become `AwsError` naming the operation and the resource; throttling that outlasts the
   retries says so.
 - Every call is counted by operation (`calls`), so benchmarks and tests can observe plan cost.
+- Every wait (`poll`), from any thread, goes through one poller, which reads what several waits share
+  once a round (the tasks of stacks deploying in parallel), so `--parallel` does not multiply calls.
 - Where to send requests is ordinary boto3 configuration: `endpoint_url`, or AWS_ENDPOINT_URL.
 """
 
@@ -16,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import boto3
@@ -34,6 +37,7 @@ THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "ThrottledExc
 
 
 T = TypeVar("T")
+POLL_SLICE = 1.0  # seconds: the poller sleeps at most this long before it looks again at what is due
 
 
 def _never_failed(_result: object) -> str | None:
@@ -64,6 +68,9 @@ class Gateway:
                                               connect_timeout=10, read_timeout=60, user_agent_extra="dmsctl")
         self._clients: dict[str, Any] = {}  # boto3 clients (untyped)
         self._lock = threading.Lock()
+        self._poll_cond = threading.Condition()  # the poller (`poll`): its waits and who looks for them
+        self._waiters: list[_Waiter] = []
+        self._driving = False
 
     # -- clients -------------------------------------------------------------------------------
     def _client(self, service: str) -> Any:
@@ -139,26 +146,137 @@ class Gateway:
     # -- waiting -------------------------------------------------------------------------------
     def poll(self, describe: Callable[[], T], done: Callable[[T], bool], *, what: str,
              timeout: float, first_delay: float = 2.0, max_delay: float = 30.0,
-             failed: Callable[[T], str | None] = _never_failed) -> T:
+             failed: Callable[[T], str | None] = _never_failed, late: float = 0.0,
+             shared: Shared | None = None, look_now: bool = True) -> T:
         """Call `describe` until `done(result)`, with exponential backoff, up to `timeout` seconds, and
         return that result (of `describe`'s type).
 
         `failed(result)` may return a reason to stop early. Raises AwsError on timeout or failure;
-        the timeout is the caller's (users can raise it), never a fixed waiter default.
+        the timeout is the caller's (users can raise it), never a fixed waiter default. `late` > 0 keeps
+        each wait between two looks under that fraction of the time waited so far (at least
+        `first_delay`, at most `max_delay`): a wait that ends after T seconds is seen at most about
+        late x T after it ended.
+
+        Every wait of this gateway, from any thread, goes through one poller: one thread at a time
+        sleeps until the next look is due and makes the looks that are due, for every wait. Waits with
+        the same `shared.group` are read together, in one `shared.fetch` of all their keys (one
+        DescribeReplicationTasks for the tasks of every stack deploying in parallel), so parallel waits
+        do not multiply the calls, and on a simulated clock their sleeps do not add up.
         """
-        start = self.monotonic()
-        delay = first_delay
-        while True:
-            result = describe()
-            if done(result):
-                return result
-            reason = failed(result)
-            if reason:
-                raise AwsError(f"{what}: {reason}")
-            if self.monotonic() - start >= timeout:
-                raise AwsError(f"timed out after {timeout:.0f} s waiting for {what} (raise it with --timeout)")
-            self.sleep(delay)
-            delay = min(max_delay, delay * 1.5)
+        now = self.monotonic()
+        waiter = _Waiter(describe, done, failed, what, timeout, first_delay, max_delay, late, shared,
+                         start=now, due=now if look_now else now + first_delay, delay=first_delay)
+        result: T = self._wait(waiter)
+        return result
+
+    def _wait(self, waiter: _Waiter) -> Any:
+        with self._poll_cond:
+            self._waiters.append(waiter)
+            try:
+                while not waiter.finished:
+                    if self._driving:  # another thread looks for everyone: wait for its next round
+                        self._poll_cond.wait()
+                        continue
+                    self._driving = True
+                    self._poll_cond.release()
+                    try:
+                        self._round()
+                    finally:
+                        self._poll_cond.acquire()
+                        self._driving = False
+                        self._poll_cond.notify_all()
+            finally:
+                self._waiters.remove(waiter)
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.result
+
+    def _round(self) -> None:
+        """Sleep until the earliest look is due, then make every look that is due (shared reads once)."""
+        with self._poll_cond:
+            waiting = [w for w in self._waiters if not w.finished]
+        if not waiting:
+            return
+        pause = min(w.due for w in waiting) - self.monotonic()
+        if pause > 0:  # in slices: a wait that begins meanwhile and is due sooner is not kept waiting
+            self.sleep(min(pause, POLL_SLICE))
+        now = self.monotonic()
+        with self._poll_cond:
+            waiting = [w for w in self._waiters if not w.finished]  # waits that began during the sleep too
+        due = [w for w in waiting if w.due <= now + 1e-9]
+        if not due:
+            return
+        groups: dict[str, list[_Waiter]] = {}
+        for w in waiting:
+            if w.shared is not None:
+                groups.setdefault(w.shared.group, []).append(w)
+        for members in groups.values():
+            if not any(w in due for w in members):
+                continue
+            keys = tuple(dict.fromkeys(k for w in members for k in w.shared.keys))  # type: ignore[union-attr]
+            try:
+                data = members[0].shared.fetch(keys)  # type: ignore[union-attr]
+            except Exception as exc:  # noqa: BLE001 - the read failed for each of them
+                for w in members:
+                    w.fail(exc)
+                continue
+            at = self.monotonic()
+            for w in members:  # every member sees the fresh read and counts it as its look: their schedules
+                w.look({k: data[k] for k in w.shared.keys if k in data},  # type: ignore[union-attr]
+                       at, scheduled=True)  # line up, so the next round is one read for all of them again
+        for w in due:
+            if w.shared is None and not w.finished:
+                try:
+                    result = w.describe()
+                except Exception as exc:  # noqa: BLE001 - the caller's describe failed: its wait fails
+                    w.fail(exc)
+                    continue
+                w.look(result, self.monotonic(), scheduled=True)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A read several waits can make at once: waits naming the same `group` are answered by one
+    `fetch(keys of them all)`, which returns key -> value (keys it does not return are absent)."""
+
+    group: str
+    keys: tuple[str, ...]
+    fetch: Callable[[tuple[str, ...]], dict[str, Any]]
+
+
+class _Waiter:
+    """One wait of `Gateway.poll`: its schedule and, once finished, its result or error."""
+
+    def __init__(self, describe: Callable[[], Any], done: Callable[[Any], bool],
+                 failed: Callable[[Any], str | None], what: str, timeout: float, first_delay: float,
+                 max_delay: float, late: float, shared: Shared | None, *, start: float, due: float,
+                 delay: float) -> None:
+        self.describe, self.done, self.failed, self.what = describe, done, failed, what
+        self.timeout, self.first_delay, self.max_delay, self.late = timeout, first_delay, max_delay, late
+        self.shared, self.start, self.due, self.delay = shared, start, due, delay
+        self.finished = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def fail(self, exc: BaseException) -> None:
+        self.error, self.finished = exc, True
+
+    def look(self, result: Any, now: float, *, scheduled: bool) -> None:
+        if self.done(result):
+            self.result, self.finished = result, True
+            return
+        reason = self.failed(result)
+        if reason:
+            self.fail(AwsError(f"{self.what}: {reason}"))
+        elif now - self.start >= self.timeout:
+            self.fail(AwsError(f"timed out after {self.timeout:.0f} s waiting for {self.what} (raise it with "
+                               "--timeout)"))
+        elif scheduled:
+            if self.late > 0:
+                self.delay = min(self.max_delay, max(self.first_delay, self.late * (now - self.start)))
+            self.due = now + self.delay
+            if self.late <= 0:
+                self.delay = min(self.max_delay, self.delay * 1.5)
 
 
 def _about(resource: str) -> str:

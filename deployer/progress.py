@@ -17,7 +17,8 @@ from typing import Protocol
 @dataclass(frozen=True)
 class Event:
     at: float  # seconds since the run started
-    kind: str  # step | stop | stopped | deploy | stack-event | deployed | start | started | wait | info | error
+    # step | change-set | stop | stopped | deploy | stack-event | deployed | start | started | wait | info | error
+    kind: str
     message: str
     stack: str | None = None
     task: str | None = None

@@ -1,8 +1,9 @@
 """Stopping, starting and waiting for DMS tasks during apply.
 
-Waits poll DescribeReplicationTasks for all the tasks of one stack in a single call (filtered by
-ARN), with backoff and the caller's timeout. A full-load-only task that finishes goes straight to
-`stopped` with StopReason FULL_LOAD_ONLY_FINISHED: that is success, not failure.
+Waits poll DescribeReplicationTasks for the tasks of every stack waiting at the same time in a single
+call (filtered by identifier; the gateway's shared poller), with backoff and the caller's timeout.
+A full-load-only task that finishes goes straight to `stopped` with StopReason FULL_LOAD_ONLY_FINISHED:
+that is success, not failure.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from dmsctl.deployer.errors import AwsError, DmsctlError
-from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.gateway import Gateway, Shared
 from dmsctl.deployer.live import LiveTask, TableStat, read_table_stats
 from dmsctl.deployer.task_states import (
     CONNECTION_FAILED,
@@ -23,6 +24,7 @@ from dmsctl.deployer.task_states import (
 )
 
 STOPPED_BY_TAG = "dmsctl:stopped-by-run"
+TASKS_READ = "dms:DescribeReplicationTasks"  # the shared read of the tasks every wait of a step waits for
 __all__ = ["STARTABLE", "STOPPED_BY_TAG", "TaskFailure", "describe", "ensure_connections", "is_up", "modify",
            "start", "stop", "wait", "wait_startable"]
 
@@ -64,10 +66,12 @@ def untag_stopped(gw: Gateway, arn: str, identifier: str) -> None:
             TagKeys=[STOPPED_BY_TAG])
 
 
-def stop(gw: Gateway, states: list[LiveTask], timeout: float, max_delay: float = 30.0) -> None:
+def stop(gw: Gateway, states: list[LiveTask], timeout: float, max_delay: float = 30.0, *, first_delay: float = 2.0,
+         late: float = 0.0) -> None:
     for s in states:
         gw.call("dms", "stop_replication_task", resource=f"task {s.identifier}", ReplicationTaskArn=s.arn)
-    wait(gw, [s.identifier for s in states], lambda t: t.status == "stopped", "stopped", timeout, max_delay)
+    wait(gw, [s.identifier for s in states], lambda t: t.status == "stopped", "stopped", timeout, max_delay,
+         first_delay=first_delay, late=late, look_now=False)  # a stop takes seconds: no look right after it
 
 
 def wait_startable(gw: Gateway, identifiers: list[str], timeout: float,
@@ -154,7 +158,10 @@ def start(gw: Gateway, state: LiveTask, start_type: str, cdc_start_position: str
 
 
 def wait(gw: Gateway, identifiers: list[str], done: Callable[[LiveTask], bool], what: str, timeout: float,
-         max_delay: float = 30.0) -> dict[str, LiveTask]:
+         max_delay: float = 30.0, *, first_delay: float = 2.0, late: float = 0.0,
+         look_now: bool = True) -> dict[str, LiveTask]:
+    """Poll until every task named is `done`; tasks other stacks wait for at the same time are read in the
+    same DescribeReplicationTasks (the gateway's shared poller)."""
     if not identifiers:
         return {}
 
@@ -170,7 +177,9 @@ def wait(gw: Gateway, identifiers: list[str], done: Callable[[LiveTask], bool], 
     try:
         return gw.poll(lambda: describe(gw, identifiers), lambda st: all(done(st[i]) for i in identifiers if i in st)
                        and len(st) == len(identifiers), what=f"tasks {', '.join(identifiers)} to be {what}",
-                       timeout=timeout, failed=failed, max_delay=max_delay)
+                       timeout=timeout, failed=failed, max_delay=max_delay, first_delay=first_delay, late=late,
+                       look_now=look_now,
+                       shared=Shared(TASKS_READ, tuple(identifiers), lambda keys: describe(gw, keys)))
     except AwsError as exc:
         raise TaskFailure(str(exc)) from None
 

@@ -18,3 +18,4 @@ class SimConfig:
     connection_test_seconds: float = 10.0  # testing -> successful/failed
     instance_create_seconds: float = 0.0  # creating -> available
     cfn_latency_seconds: float = 0.0  # stack stays *_IN_PROGRESS this long
+    cfn_change_set_seconds: float = 0.0  # a change set stays CREATE_IN_PROGRESS this long (A70)

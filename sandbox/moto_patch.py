@@ -10,8 +10,10 @@ Touched moto internals (each guarded by a canary in tests/sandbox/test_moto_cana
      lazy simulation sync;
   4. ``moto.s3.responses.S3Response._bucket_response/_key_response`` -> wrapped: call log, sync;
   5. ``moto.cloudformation.models.CloudFormationBackend.create_stack/update_stack/delete_stack/
-     execute_change_set/describe_stack_events``, ``ChangeSet.diff``, ``Stack.status`` and the
-     module's ``utcnow`` -> replaced (``cfn/stacks.py``);
+     execute_change_set/describe_stack_events``, ``Stack.status`` and the module's ``utcnow`` ->
+     replaced (``cfn/stacks.py``); ``ChangeSet.diff`` and ``ChangeSet.status/execution_status/
+     status_reason`` (properties: a change set is computed for ``cfn_change_set_seconds``) ->
+     replaced (``cfn/change_sets.py``);
   6. ``moto.cloudformation.responses.CloudFormationResponse._validate_different_update``,
      ``_get_stack_from_s3_url`` and template-size checks on create/update/change-set calls;
   7. moto's Step Functions ASL backend is switched on (``MOTO_CONFIG``, read by
@@ -314,7 +316,7 @@ def install() -> None:
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
         from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-        from .cfn import aws_resources, dms_resources, stacks
+        from .cfn import aws_resources, change_sets, dms_resources, stacks
         from .dms import api
 
         assert dms_resources.MODELS and aws_resources.MODELS  # importing defines the CloudFormationModel subclasses
@@ -342,7 +344,10 @@ def install() -> None:
         backend.delete_stack = stacks.delete_stack
         backend.execute_change_set = stacks.execute_change_set
         backend.describe_stack_events = stacks.describe_stack_events
-        cfn_models.ChangeSet.diff = stacks.change_set_diff
+        cfn_models.ChangeSet.diff = change_sets.change_set_diff
+        cfn_models.ChangeSet.status = change_sets.change_set_status
+        cfn_models.ChangeSet.execution_status = change_sets.change_set_execution_status
+        cfn_models.ChangeSet.status_reason = change_sets.change_set_status_reason
         cfn_models.Stack.status = stacks.status_property
         cfn_models.utcnow = stacks.sim_now
 

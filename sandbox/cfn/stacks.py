@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
-from moto.cloudformation.models import Change, Event, Stack
+from moto.cloudformation.models import Event, Stack
 from moto.cloudformation.parsing import OutputMap, clean_json
 from moto.cloudformation.utils import generate_stack_id
 from moto.core.responses import ActionResult
@@ -21,7 +21,6 @@ from moto.core.responses import ActionResult
 from .. import world as world_mod
 from . import engine
 from .engine import StackOperationFailed
-from .schema import create_only_properties
 
 # States an update is refused in; UPDATE_ROLLBACK_FAILED only takes ContinueUpdateRollback or a delete
 # (CloudFormation User Guide, "Stack status codes").
@@ -309,76 +308,7 @@ def delete_stack(self: Any, name_or_stack_id: str) -> None:
         del self.exports[name]
 
 
-# --- change sets ---------------------------------------------------------------------------------------------------
-def _substitute_parameters(node: Any, params: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        if set(node) == {"Ref"} and node["Ref"] in params:
-            return {"ParameterValue": params[node["Ref"]]}
-        return {k: _substitute_parameters(v, params) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_substitute_parameters(v, params) for v in node]
-    return node
-
-
-def change_set_diff(self: Any) -> list[Change]:
-    """ChangeSet.diff with Replacement computed from the registry schema's createOnlyProperties."""
-    stack = self.stack
-    old_resources = (stack.template_dict or {}).get("Resources", {}) if self.change_set_type == "UPDATE" else {}
-    new_resources = self.template_dict.get("Resources", {})
-    old_params = dict(stack.resource_map.resolved_parameters) if old_resources else {}
-    new_params = {k: v.get("Default") for k, v in (self.template_dict.get("Parameters") or {}).items()}
-    new_params.update(self.parameters or {})
-    replaced: set[str] = set()
-    changes: list[Change] = []
-    for name in engine.dependency_order(new_resources):
-        body = new_resources[name]
-        if name not in old_resources:
-            changes.append(_change("Add", name, body["Type"], None))
-            continue
-        old_props = _substitute_parameters(old_resources[name].get("Properties", {}), old_params)
-        new_props = _substitute_parameters(body.get("Properties", {}), new_params)
-        if old_props == new_props and old_resources[name].get("Type") == body.get("Type"):
-            continue
-        create_only = create_only_properties(body["Type"])
-        changed = {k for k in set(old_props) | set(new_props) if old_props.get(k) != new_props.get(k)}
-        if changed & create_only or old_resources[name].get("Type") != body.get("Type"):
-            replacement = "True"
-            replaced.add(name)
-        elif any(engine._refs(new_props.get(p), replaced) for p in create_only):
-            replacement = "Conditional"
-        else:
-            replacement = "False"
-        physical = getattr(stack.resource_map._parsed_resources.get(name), "physical_resource_id", None)
-        changes.append(_change("Modify", name, body["Type"], physical, replacement, sorted(changed), create_only))
-    for name, body in old_resources.items():
-        if name not in new_resources:
-            physical = getattr(stack.resource_map._parsed_resources.get(name), "physical_resource_id", None)
-            changes.append(_change("Remove", name, body["Type"], physical))
-    return changes
-
-
-def _change(action: str, logical_id: str, resource_type: str, physical_id: str | None,
-            replacement: str | None = None, changed: list[str] | None = None,
-            create_only: frozenset[str] = frozenset()) -> Change:
-    change = Change(action=action, logical_resource_id=logical_id, resource_type=resource_type)
-    change.physical_resource_id = physical_id
-    change.replacement = replacement
-    change.scope = ["Properties"] if changed else []
-    change.details = [
-        {
-            "Target": {
-                "Attribute": "Properties",
-                "Name": prop,
-                "RequiresRecreation": "Always" if prop in create_only else "Never",
-            },
-            "Evaluation": "Static",
-            "ChangeSource": "DirectModification",
-        }
-        for prop in changed or []
-    ]
-    return change
-
-
+# --- change sets (their contents and status: change_sets.py) --------------------------------------------------
 def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
     change_set = self.change_sets.get(change_set_name) or next(
         (c for c in self.change_sets.values() if c.change_set_name == change_set_name

@@ -89,9 +89,22 @@ def test_runner_end_to_end_on_a_tiny_tree(tmp_path):
         r = res["apply"][run]
         assert r["exit_code"] == 0, r["error"]
         assert r["tasks_stopped"] == r["tasks_changed_running"] > 0 and r["wall_seconds_real"] > 0
-    assert len(res["targets"]) == 10 and all(isinstance(t["pass"], bool) for t in res["targets"])
+    assert len(res["targets"]) == 11 and all(isinstance(t["pass"], bool) for t in res["targets"])
     growth = res["compile_growth"]
     assert [r["teams"] for r in growth["teams"]] == [1, 2] and [r["tables"] for r in growth["tables"]] == [20, 40]
     assert isinstance(growth["teams_slope"], float) and isinstance(growth["tables_slope"], float)
     assert res["startup"]["ratio"] > 0 and res["warm_validate"]["exit_code"] == 0
     assert size["lint"]["workers"] >= 1
+
+
+
+def test_physical_outage_is_read_from_the_sandbox_request_log():
+    from benchmarks.bench_apply import physical_outages
+
+    log = [
+        {"operation": "StopReplicationTask", "params": {"ReplicationTaskArn": "a"}, "at": "2024-01-01T00:00:00+00:00"},
+        {"operation": "StopReplicationTask", "params": {"ReplicationTaskArn": "b"}, "at": "2024-01-01T00:00:01+00:00"},
+        {"operation": "ExecuteChangeSet", "params": {"StackName": "s"}, "at": "2024-01-01T00:00:06+00:00"},
+        {"operation": "StartReplicationTask", "params": {"ReplicationTaskArn": "a"}, "at": "2024-01-01T00:00:52+00:00"},
+    ]
+    assert physical_outages(log, {"task_start_seconds": 10.0}) == {"a": 62.0}  # b is not running again

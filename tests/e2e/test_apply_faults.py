@@ -202,9 +202,12 @@ def test_task_stop_timeout_deploys_nothing_for_that_stack_and_the_next_apply_con
     with pytest.raises(task_control.TaskFailure, match=timed_out):
         run.run()
     calls = sandbox.calls.since(mark)
-    deployed = {c.params["StackName"] for c in calls
-                if c.operation in ("CreateChangeSet", "ExecuteChangeSet")}
+    deployed = {c.params["StackName"] for c in calls if c.operation == "ExecuteChangeSet"}
     assert deployed == {"dmsctl-team-growth"}  # nothing for the food stack; the growth stack went through
+    # the food stack's change set, made before the stop, was deleted, not executed
+    assert [c.operation for c in calls if c.params.get("StackName") == "dmsctl-team-food"
+            and c.operation in ("CreateChangeSet", "DeleteChangeSet", "ExecuteChangeSet")] == [
+        "CreateChangeSet", "DeleteChangeSet"]
     assert status(sandbox, "dmsctl-growth-users-cdc") == "running"
     # it could not be restarted while still stopping: reported, and tagged with the run for the next apply
     errors = [e.message for e in run.progress.events if e.kind == "error"]
@@ -411,8 +414,9 @@ def test_a_refused_stop_restores_the_tasks_already_stopped_and_leaves_the_other_
     run = applier(harness, cfg, gw=gw)
     with pytest.raises(AwsError, match="InvalidResourceStateFault: injected"):
         run.run()
-    deploys = [c for c in sandbox.calls.since(mark) if c.operation in ("CreateChangeSet", "ExecuteChangeSet")]
-    assert deploys == []
+    deploys = [c.operation for c in sandbox.calls.since(mark)
+               if c.operation in ("CreateChangeSet", "DeleteChangeSet", "ExecuteChangeSet")]
+    assert deploys == ["CreateChangeSet", "DeleteChangeSet"]  # made before the stop; deleted, never executed
     assert status(sandbox, "dmsctl-growth-users-cdc") == "running"  # stopped by the run, restored
     assert status(sandbox, "dmsctl-growth-users-reload") == "running"  # never stopped: left alone
     errors = [e.message for e in run.progress.events if e.kind == "error"]

@@ -54,8 +54,9 @@ def _signal_after(m, owner, name: str, interrupt: Interrupt, signum: int, nth: i
 # moment -> (config change, where the signal arrives, foodsearch right after, what the record says is left)
 MOMENTS = {
     "waiting for the stop": (tune_foodsearch, (task_control, "tag_stopped"), {"stopping", "stopped"}, "resumed by"),
-    "stopped, change set not executed": (tune_foodsearch, (stack_deploy, "template_argument"),
-                                         {"starting", "running"}, "nothing"),
+    "before the change set": (tune_foodsearch, (stack_deploy, "template_argument"), {"running"}, "nothing"),
+    "stopped, change set not executed": (tune_foodsearch, (task_control, "stop"), {"starting", "running"},
+                                         "nothing"),
     "stack update in flight": (tune_foodsearch, (stack_deploy, "wait_stack"), {"stopped"}, "CloudFormation finishes"),
     "reload, between its steps": (bump_foods, (task_control, "wait_dropped"), {"running"}, "nothing"),
 }

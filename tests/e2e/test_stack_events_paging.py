@@ -58,7 +58,8 @@ class PagedCloudFormation:
             return {}
         raise AssertionError(f"unexpected {method}")
 
-    def poll(self, describe, done, *, what, timeout, first_delay=2.0, max_delay=30.0, failed=lambda _: None):
+    def poll(self, describe, done, *, what, timeout, first_delay=2.0, max_delay=30.0, failed=lambda _: None,
+             **_pace):
         for _ in range(10):
             result = describe()
             if done(result):

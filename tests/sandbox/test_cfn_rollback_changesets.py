@@ -169,3 +169,44 @@ def test_simulated_latency_keeps_stack_in_progress(sandbox, deployed):
     sandbox.clock.sleep(121)
     assert h.stack_status(sandbox, "dmsctl-team-a") == "UPDATE_COMPLETE"
     assert h.events(sandbox, "dmsctl-team-a")[0]["ResourceStatus"] == "UPDATE_COMPLETE"
+
+
+def test_a_reference_to_a_replaced_resource_is_a_dynamic_detail_and_a_conditional_replacement(sandbox, deployed):
+    """API Reference, ResourceChange.Replacement / ResourceChangeDetail: RequiresRecreation Always with a Dynamic
+    evaluation (a Ref to a resource being replaced) is Replacement Conditional; the referring resource is listed
+    even though its own text did not change."""
+    cfn = sandbox.client("cloudformation")
+    new = t.with_task_prop(deployed, "SourceEndpoint", ResourceIdentifier="team-a-source-res")
+    cfn.create_change_set(StackName="dmsctl-team-a", ChangeSetName="dyn", TemplateBody=t.body(new),
+                          ChangeSetType="UPDATE")
+    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
+               for c in cfn.describe_change_set(StackName="dmsctl-team-a", ChangeSetName="dyn")["Changes"]}
+    assert changes["SourceEndpoint"]["Replacement"] == "True"
+    assert changes["SourceEndpoint"]["Details"] == [{
+        "Target": {"Attribute": "Properties", "Name": "ResourceIdentifier", "RequiresRecreation": "Always"},
+        "Evaluation": "Static", "ChangeSource": "DirectModification"}]
+    task = changes["Task0"]
+    assert task["Action"] == "Modify" and task["Replacement"] == "Conditional"
+    assert task["Details"] == [{
+        "Target": {"Attribute": "Properties", "Name": "SourceEndpointArn", "RequiresRecreation": "Always"},
+        "Evaluation": "Dynamic", "ChangeSource": "ResourceReference", "CausingEntity": "SourceEndpoint"}]
+    assert "Instance" not in changes and "Events" not in changes  # nothing of theirs refers to it
+
+
+def test_a_change_set_is_computed_for_a_while_before_it_can_be_executed(sandbox, deployed):
+    """A70: with cfn_change_set_seconds a change set reports CREATE_IN_PROGRESS (ExecutionStatus UNAVAILABLE)
+    that long; executing it before is refused."""
+    sandbox.configure(cfn_change_set_seconds=20)
+    cfn = sandbox.client("cloudformation")
+    new = t.with_task_prop(deployed, "Task0", TableMappings=t.mappings("app.users"))
+    cfn.create_change_set(StackName="dmsctl-team-a", ChangeSetName="slow", TemplateBody=t.body(new),
+                          ChangeSetType="UPDATE")
+    cs = cfn.describe_change_set(StackName="dmsctl-team-a", ChangeSetName="slow")
+    assert (cs["Status"], cs["ExecutionStatus"]) == ("CREATE_IN_PROGRESS", "UNAVAILABLE")
+    with pytest.raises(botocore.exceptions.ClientError, match="cannot be executed"):
+        cfn.execute_change_set(StackName="dmsctl-team-a", ChangeSetName="slow")
+    sandbox.advance(20)
+    cs = cfn.describe_change_set(StackName="dmsctl-team-a", ChangeSetName="slow")
+    assert (cs["Status"], cs["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
+    cfn.execute_change_set(StackName="dmsctl-team-a", ChangeSetName="slow")
+    assert h.stack_status(sandbox, "dmsctl-team-a") == "UPDATE_COMPLETE"

@@ -89,7 +89,7 @@ def test_s3_response_handlers_are_wrappable():
 
 
 def test_replaced_cloudformation_methods_keep_moto_signatures():
-    from dmsctl.sandbox.cfn import stacks
+    from dmsctl.sandbox.cfn import change_sets, stacks
 
     replacements = {
         "CloudFormationBackend.create_stack": stacks.create_stack,
@@ -97,7 +97,7 @@ def test_replaced_cloudformation_methods_keep_moto_signatures():
         "CloudFormationBackend.delete_stack": stacks.delete_stack,
         "CloudFormationBackend.execute_change_set": stacks.execute_change_set,
         "CloudFormationBackend.describe_stack_events": stacks.describe_stack_events,
-        "ChangeSet.diff": stacks.change_set_diff,
+        "ChangeSet.diff": change_sets.change_set_diff,
     }
     for name, ours in replacements.items():
         assert _params(moto_patch.ORIGINALS[name]) == _params(ours), f"moto changed {name}"
@@ -118,6 +118,11 @@ def test_cloudformation_models_used_by_the_stack_engine():
     assert isinstance(inspect.getattr_static(models.Stack, "status"), property), "Stack.status patch missing"
     assert _params(get_stack_from_s3_url) == ["template_url", "account_id", "partition"]
     assert "self.status = " in inspect.getsource(models.Stack.__init__)
+    # change sets: moto assigns these in ChangeSet.__init__ and create_change_set; ours are properties (A70)
+    source = inspect.getsource(models.ChangeSet.__init__)
+    for attr in ("status", "execution_status", "status_reason"):
+        assert f"self.{attr}" in source, f"moto no longer sets ChangeSet.{attr}"
+        assert isinstance(inspect.getattr_static(models.ChangeSet, attr), property), f"ChangeSet.{attr} patch missing"
 
 
 def test_exceptions_and_server_entry_points():
