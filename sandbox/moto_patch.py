@@ -361,6 +361,9 @@ def install() -> None:
         aws_sdk._SERVICE_ERROR_NAMES["databasemigration"] = "DatabaseMigration"
         _patch_extract_json()
         _name_parser_errors()
+        from . import sfn_limits
+
+        sfn_limits.install()
         from moto.sns.models import Subscription
 
         ORIGINALS["Subscription.publish"] = Subscription.publish
