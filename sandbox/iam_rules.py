@@ -114,8 +114,8 @@ def install() -> None:
 
     ORIGINALS["IAMBackend.create_role"] = IAMBackend.create_role
     ORIGINALS["IAMBackend.put_role_permissions_boundary"] = IAMBackend.put_role_permissions_boundary
-    IAMBackend.create_role = _create_role
-    IAMBackend.put_role_permissions_boundary = _put_role_permissions_boundary
+    setattr(IAMBackend, "create_role", _create_role)  # noqa: B010 - a monkeypatch (mypy: method-assign)
+    setattr(IAMBackend, "put_role_permissions_boundary", _put_role_permissions_boundary)  # noqa: B010
     for name in ("create_stack", "update_stack", "create_change_set", "delete_stack"):
         original = getattr(CloudFormationResponse, name)
         ORIGINALS[f"CloudFormationResponse.{name}"] = original

@@ -44,13 +44,12 @@ def _data_limit_failure(env: Any, cause: str, resource_type: str, resource: str)
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
         StatesErrorNameType,
     )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-
     typ = StatesErrorNameType.StatesStatesDataLimitExceeded
+    details: Any = {"taskFailedEventDetails": TaskFailedEventDetails(
+        error=typ.to_name(), cause=cause, resourceType=resource_type, resource=resource)}  # moto's EventDetails
     return FailureEventException(failure_event=FailureEvent(
         env=env, error_name=StatesErrorName(typ=typ), event_type=HistoryEventType.TaskFailed,
-        event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-            error=typ.to_name(), cause=cause, resourceType=resource_type, resource=resource))))
+        event_details=details))
 
 
 def _before_eval_execution(self: Any, env: Any, resource_runtime_part: Any, raw_parameters: dict,
@@ -88,8 +87,8 @@ def install() -> None:
     original = ORIGINALS.setdefault("quotas.is_within_size_quota", quotas.is_within_size_quota)
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.stepfunctions.parser") and getattr(module, "is_within_size_quota", None) is original:
-            module.is_within_size_quota = within_quota
+            setattr(module, "is_within_size_quota", within_quota)  # noqa: B010 - moto's imported copies
     ORIGINALS["StateTaskService._before_eval_execution"] = StateTaskService._before_eval_execution
-    StateTaskService._before_eval_execution = _before_eval_execution
+    setattr(StateTaskService, "_before_eval_execution", _before_eval_execution)  # noqa: B010 - a monkeypatch
     ORIGINALS["ErrorEqualsDecl._eval_body"] = ErrorEqualsDecl._eval_body
-    ErrorEqualsDecl._eval_body = _error_equals_eval_body
+    setattr(ErrorEqualsDecl, "_eval_body", _error_equals_eval_body)  # noqa: B010 - a monkeypatch
