@@ -298,7 +298,9 @@ def workflow_context(tree: ConfigTree, team: Team, task_entries: list[dict], in_
         else:
             spec = workflows.WorkflowSpec(kind="incremental", task_id=entry["identifier"],
                                           migration_type=task.migration_type, notify=notify,
-                                          cdc_start_time=task.cdc_start_time)
+                                          cdc_start_time=task.cdc_start_time,
+                                          source_engine=next((src.engine for src in team.sources
+                                                              if src.name == task.source), ""))
             subs["StateTable"] = {"Fn::ImportValue": exports["state_table"]}
         if notify:
             subs["TopicArn"] = topic

@@ -36,8 +36,15 @@ PUBLISH = "arn:aws:states:::sns:publish"
 CONNECTION_POLL_SECONDS = 15  # docs/WORKFLOWS.md
 TASK_POLL_SECONDS = 30
 CONNECTION_POLLS_MAX = 60  # 15 minutes of connection test, as `dmsctl run`
-STATS_PAGE = 500  # DescribeTableStatistics MaxRecords
+# DescribeTableStatistics MaxRecords (20-500). Step Functions limits a connector's raw result, before any
+# ResultSelector, and every state's input and output to 262,144 bytes (States.DataLimitExceeded, which no
+# Catch on States.ALL catches). A TableStatistics row is ~800 bytes of JSON (~1.1 KB with 128-character
+# names), so a page of 500 rows of a task with many tables exceeds it; 100 rows stay far under it, as
+# raw result and as $.stats. (A ResultSelector cannot shrink the rows: JSONPath cannot keep some fields
+# of every element of a list, and it cannot keep the page's optional Marker.)
+STATS_PAGE = 100
 MAP_CONCURRENCY = 10
+POSTGRES_ENGINES = ("postgres", "aurora-postgresql")
 
 # Placeholder -> what DefinitionSubstitutions gives it (render.py builds the values).
 PLACEHOLDERS = {
@@ -70,6 +77,15 @@ class WorkflowSpec:
     output: str | None = None  # export: dated | timestamped
     s3_settings: dict = field(default_factory=dict)  # export: the endpoint's S3Settings except BucketFolder
     cdc_start_time: str | None = None  # incremental cdc: the first window's start
+    source_engine: str = ""  # incremental: a PostgreSQL source has no custom CDC start time (native_start)
+
+    @property
+    def native_start(self) -> bool:
+        """The first window of a cdc task starts at the task's native start point, not at cdc_start_time:
+        PostgreSQL as a source doesn't support a custom CDC start time (DMS User Guide, "Using a PostgreSQL
+        database as an AWS DMS source"). Started without a position, the task reads from where it starts
+        (with the endpoint's SlotName, from that replication slot)."""
+        return self.migration_type == "cdc" and self.source_engine in POSTGRES_ENGINES
 
 
 def placeholders(asl: dict) -> set[str]:
@@ -270,6 +286,12 @@ class _Builder:
         return self.finish(f"dmsctl export run of {tid}: a full load into a new {s.output or 'dated'} folder under "
                            f"s3://{s.bucket}/{s.export_root}/ (docs/WORKFLOWS.md)", "ParseStartTime")
 
+    def _start_from_checkpoint(self) -> None:
+        self.sdk("StartFromCheckpoint", DMS + "startReplicationTask",
+                 {"ReplicationTaskArn": "${TaskArn}", "StartReplicationTaskType": "start-replication",
+                  "CdcStartPosition.$": "$.checkpoint.Item.checkpoint.S",
+                  "CdcStopPosition.$": "$.run.stop_position"}, "WaitForTask")
+
     # -- incremental ---------------------------------------------------------------------------------------
     def incremental(self) -> dict:
         s, tid = self.spec, self.spec.task_id
@@ -299,7 +321,20 @@ class _Builder:
             "Parameters": {"start.$": "$.checkpoint.Item.window_end.S",
                            "attrs": {"window_start": {"S.$": "$.checkpoint.Item.window_end.S"}}}})
         # Step 2: start. The window must end after it starts (T after the checkpoint / cdc_start_time).
-        if s.migration_type == "cdc":
+        if s.native_start:
+            self.add("NoCheckpoint", {
+                "Type": "Pass", "ResultPath": "$.window", "Next": "StartAtNativeStartPoint",
+                "Comment": "The first run starts at the task's native start point: PostgreSQL has no custom CDC "
+                           "start time",
+                "Parameters": {"start": "", "attrs": {}}})
+            self.add(after_start, {"Type": "Choice", "Default": empty, "Choices": [
+                {"Variable": "$.run.window_end", "StringGreaterThanPath": "$.window.start",
+                 "Next": "StartFromCheckpoint"}]})
+            self._start_from_checkpoint()
+            self.sdk("StartAtNativeStartPoint", DMS + "startReplicationTask",
+                     {"ReplicationTaskArn": "${TaskArn}", "StartReplicationTaskType": "start-replication",
+                      "CdcStopPosition.$": "$.run.stop_position"}, "WaitForTask")
+        elif s.migration_type == "cdc":
             first = s.cdc_start_time or ""
             self.add("NoCheckpoint", {
                 "Type": "Pass", "ResultPath": "$.window", "Next": after_start,
@@ -309,10 +344,7 @@ class _Builder:
                 {"Variable": "$.run.window_end", "StringGreaterThanPath": "$.window.start", "Next": "FromWhere?"}]})
             self.add("FromWhere?", {"Type": "Choice", "Default": "StartAtCdcStartTime", "Choices": [
                 {"Variable": "$.checkpoint.Item", "IsPresent": True, "Next": "StartFromCheckpoint"}]})
-            self.sdk("StartFromCheckpoint", DMS + "startReplicationTask",
-                     {"ReplicationTaskArn": "${TaskArn}", "StartReplicationTaskType": "start-replication",
-                      "CdcStartPosition.$": "$.checkpoint.Item.checkpoint.S",
-                      "CdcStopPosition.$": "$.run.stop_position"}, "WaitForTask")
+            self._start_from_checkpoint()
             self.sdk("StartAtCdcStartTime", DMS + "startReplicationTask",
                      {"ReplicationTaskArn": "${TaskArn}", "StartReplicationTaskType": "start-replication",
                       "CdcStartTime": first, "CdcStopPosition.$": "$.run.stop_position"}, "WaitForTask")

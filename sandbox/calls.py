@@ -7,11 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-# Parameters worth keeping per call: enough to know *which* resource an operation touched.
+# Parameters worth keeping per call: enough to know *which* resource an operation touched (and, for a task
+# start, from where to where).
 KEY_PARAMS = (
     "ReplicationTaskArn",
     "ReplicationTaskIdentifier",
     "StartReplicationTaskType",
+    "CdcStartTime",
+    "CdcStartPosition",
+    "CdcStopPosition",
     "EndpointArn",
     "ReplicationInstanceArn",
     "ResourceArn",

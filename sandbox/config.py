@@ -15,6 +15,7 @@ class SimConfig:
     task_modify_seconds: float = 5.0  # DMS API modify: modifying -> previous state
     task_start_seconds: float = 10.0  # starting -> running
     task_stop_seconds: float = 5.0  # stopping -> stopped
+    task_delete_seconds: float = 20.0  # DMS API delete: deleting -> gone (the identifier is taken until then, A66)
     connection_test_seconds: float = 10.0  # testing -> successful/failed
     instance_create_seconds: float = 0.0  # creating -> available
     cfn_latency_seconds: float = 0.0  # stack stays *_IN_PROGRESS this long

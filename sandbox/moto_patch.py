@@ -366,6 +366,10 @@ def install() -> None:
         aws_sdk._SERVICE_ERROR_NAMES["databasemigration"] = "DatabaseMigration"
         _patch_extract_json()
         _name_parser_errors()
+        from . import iam_rules, sfn_limits
+
+        sfn_limits.install()
+        iam_rules.install()
         from moto.sns.models import Subscription
 
         ORIGINALS["Subscription.publish"] = Subscription.publish

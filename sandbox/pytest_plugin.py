@@ -5,7 +5,7 @@ distribution, so any project that installs ``dmsctl[sandbox]`` gets the fixtures
 imports nothing heavy: moto is imported when a test asks for a fixture, and a missing extra skips
 nothing silently: the test errors with the install command.
 Both yield an object with the same helpers (clock, faults, calls, set_table_size, record_changes,
-table_restarts, tables, overwrites, sns_deliveries, s3_keys, put_s3_object, load_scenario, client(...)).
+table_restarts, tables, overwrites, deletions, sns_deliveries, s3_keys, put_s3_object, load_scenario, client(...)).
 """
 
 from __future__ import annotations

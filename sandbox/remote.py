@@ -10,7 +10,7 @@ from typing import Any
 
 from .calls import Call, CallLog
 from .sandbox import SandboxBase
-from .world import Delivery, Overwrite
+from .world import Deletion, Delivery, Overwrite
 
 
 def _request(url: str, method: str = "GET", body: Any = None) -> Any:
@@ -90,10 +90,12 @@ class RemoteSandbox(SandboxBase, _Remote):
         self.call("table-sizes", "POST", {"task_id": task_id, "schema": schema, "table": table, "rows": rows})
 
     def record_changes(self, endpoint: str, schema: str, table: str, *, inserts: int = 0, updates: int = 0,
-                       deletes: int = 0, ddls: int = 0, at: datetime | str | None = None) -> None:
+                       deletes: int = 0, ddls: int = 0, truncates: int = 0,
+                       at: datetime | str | None = None) -> None:
         when = at.isoformat() if isinstance(at, datetime) else at
         self.call("changes", "POST", {"endpoint": endpoint, "schema": schema, "table": table, "inserts": inserts,
-                                      "updates": updates, "deletes": deletes, "ddls": ddls, "at": when})
+                                      "updates": updates, "deletes": deletes, "ddls": ddls, "truncates": truncates,
+                                      "at": when})
 
     def create_slot(self, endpoint: str, slot: str) -> None:
         self.call("slots", "POST", {"endpoint": endpoint, "slot": slot})
@@ -118,6 +120,10 @@ class RemoteSandbox(SandboxBase, _Remote):
     @property
     def overwrites(self) -> list[Overwrite]:
         return [Overwrite(**o) for o in self.call("overwrites")]
+
+    @property
+    def deletions(self) -> list[Deletion]:
+        return [Deletion(**d) for d in self.call("deletions")]
 
     def load_scenario(self, scenario: str | Path | dict[str, Any]) -> None:
         body = {"scenario": scenario} if isinstance(scenario, dict) else {"path": str(Path(scenario).resolve())}

@@ -1,8 +1,10 @@
 """Objects a DMS task writes to its S3 target, written into moto's S3 backend.
 
-The sandbox never deletes and never overwrites: a write whose key already exists is
-skipped and recorded in ``World.overwrites`` (the data lake must never lose data; a
-caller that makes DMS rewrite a path has a bug the tests should catch).
+The sandbox never overwrites: a write whose key already exists is skipped and recorded in
+``World.overwrites`` (the data lake must never lose data; a caller that makes DMS rewrite a path
+has a bug the tests should catch). It deletes only what DMS deletes when a task's settings ask for
+it: a source TRUNCATE under HandleSourceTableTruncated true removes the table's files (A65), each
+recorded in ``World.deletions``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import s3_backends
 
-from .world import Overwrite, World
+from .world import Deletion, Overwrite, World
 
 
 class OutputError(Exception):
@@ -40,6 +42,19 @@ def write_object(world: World, account_id: str, bucket: str, key: str, body: byt
         return False
     backend.put_object(bucket, key, body)
     return True
+
+
+def delete_table_files(world: World, account_id: str, bucket: str, prefix: str, writer: str) -> list[str]:
+    """Delete every object under ``prefix`` (a table's folder, ending in ``/``); the keys deleted."""
+    backend = _backend(account_id)
+    try:
+        keys = [k for k in backend.get_bucket(bucket).keys if k.startswith(prefix)]
+    except MissingBucket:
+        return []
+    for key in keys:
+        backend.delete_object(bucket, key)
+        world.deletions.append(Deletion(bucket=bucket, key=key, writer=writer))
+    return keys
 
 
 def join_key(*segments: str) -> str:

@@ -16,7 +16,7 @@ from .config import SimConfig
 from .dms.changes import Counts
 from .dms.mappings import TableRef
 from .faults import Faults
-from .world import Delivery, Overwrite, World
+from .world import Deletion, Delivery, Overwrite, World
 
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -107,6 +107,12 @@ class Sandbox(SandboxBase):
         return list(self.world.overwrites)
 
     @property
+    def deletions(self) -> list[Deletion]:
+        """S3 objects a task deleted: only a source TRUNCATE under HandleSourceTableTruncated true (A65)."""
+        self.world.sync()
+        return list(self.world.deletions)
+
+    @property
     def sns_deliveries(self) -> list[Delivery]:
         """Messages SNS would have POSTed to http/https subscribers (ASSUMPTIONS A31)."""
         return list(self.world.deliveries)
@@ -120,15 +126,17 @@ class Sandbox(SandboxBase):
             self.world.table_sizes[(task_id, schema, table)] = rows
 
     def record_changes(self, endpoint: str, schema: str, table: str, *, inserts: int = 0, updates: int = 0,
-                       deletes: int = 0, ddls: int = 0, at: datetime | str | None = None) -> None:
+                       deletes: int = 0, ddls: int = 0, truncates: int = 0,
+                       at: datetime | str | None = None) -> None:
         """Changes committed to ``schema.table`` at the source database behind ``endpoint`` (a source endpoint
         identifier or ARN) at sim time ``at`` (default: now). Every task reading that endpoint applies them
-        in its CDC phase (ASSUMPTIONS A22)."""
+        in its CDC phase (ASSUMPTIONS A22). ``truncates``: TRUNCATE TABLE statements (A65)."""
         when = parse_when(at) if at is not None else self.world.clock.now()
         with self.world.lock:
             self.world.sync()
             source = self.world.source_endpoint_id(endpoint)
-            self.world.changes.record(source, schema, table, when, Counts(inserts, updates, deletes, ddls))
+            self.world.changes.record(source, schema, table, when, Counts(inserts, updates, deletes, ddls,
+                                                                                 truncates))
 
     def create_slot(self, endpoint: str, slot: str) -> None:
         """A logical replication slot created at the source database behind ``endpoint`` (identifier or ARN),

@@ -3,7 +3,8 @@
 ```yaml
 account_id: "123456789012"          # optional (default 123456789012)
 region: eu-west-1                   # optional
-account: {dms_service_roles: true}  # optional: false = no dms-vpc-role / dms-cloudwatch-logs-role (sandbox/account.py)
+account: {dms_service_roles: true}  # optional: false = no dms-vpc-role / dms-cloudwatch-logs-role (sandbox/account.py);
+                                    # bootstrap: [[prefix, env], ...] whose CloudFormation role and boundary exist
 clock: "2024-03-01T00:00:00Z"       # optional start of simulated time
 config: {full_load_rows_per_second: 100}      # optional SimConfig overrides
 s3:                                  # objects already in the data lake
@@ -36,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from .account import prepare_account
+from .account import BOOTSTRAPPED, prepare_account
 from .sandbox import ensure_bucket
 
 TEMPLATE_BUCKET = "dmsctl-sandbox-templates"
@@ -173,7 +174,8 @@ def load_scenario(sandbox: Any, scenario: str | Path | dict[str, Any]) -> None:
         os.environ["MOTO_ACCOUNT_ID"] = sandbox.account_id
     if "region" in doc:
         sandbox.region = doc["region"]
-    prepare_account(sandbox, bool((doc.get("account") or {}).get("dms_service_roles", True)))
+    account = doc.get("account") or {}
+    prepare_account(sandbox, bool(account.get("dms_service_roles", True)), account.get("bootstrap", BOOTSTRAPPED))
     if doc.get("config"):
         sandbox.configure(**doc["config"])
     if doc.get("clock"):
@@ -203,5 +205,5 @@ def load_scenario(sandbox: Any, scenario: str | Path | dict[str, Any]) -> None:
         run_tasks(sandbox, running)
     for change in doc.get("changes") or []:
         schema, _, table = str(change["table"]).partition(".")
-        counts = {k: int(change.get(k, 0)) for k in ("inserts", "updates", "deletes", "ddls")}
+        counts = {k: int(change.get(k, 0)) for k in ("inserts", "updates", "deletes", "ddls", "truncates")}
         sandbox.record_changes(change["endpoint"], schema, table, at=change.get("at"), **counts)

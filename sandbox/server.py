@@ -17,7 +17,8 @@ drive what only a test or demo may touch:
   POST /_sandbox/faults/connection-test     {"endpoint_id": "..." | null, "message": "..."}
   GET  /_sandbox/changes                    changes recorded at source databases
   POST /_sandbox/changes                    {"endpoint": "...", "schema": "...", "table": "...", "inserts": 1,
-                                             "updates": 0, "deletes": 0, "ddls": 0, "at": "<ISO-8601>" | null}
+                                             "updates": 0, "deletes": 0, "ddls": 0, "truncates": 0,
+                                             "at": "<ISO-8601>" | null}
   GET  /_sandbox/slots                      logical replication slots at source databases
   POST /_sandbox/slots                      {"endpoint": "...", "slot": "..."} (create)
   DELETE /_sandbox/slots                    {"endpoint": "...", "slot": "..."} (drop)
@@ -25,6 +26,7 @@ drive what only a test or demo may touch:
   GET  /_sandbox/tables?task_id=...         per-table state/restarts/outputs
   GET  /_sandbox/sns-deliveries             SNS messages for http/https subscribers (recorded, not sent)
   GET  /_sandbox/overwrites                 S3 writes that were refused (must stay empty)
+  GET  /_sandbox/deletions                  S3 objects tasks deleted (source TRUNCATE, HandleSourceTableTruncated)
   POST /_sandbox/scenario                   {"path": "..."} or {"scenario": {...}}
   POST /_sandbox/reset                      fresh account (moto + sandbox state)
 """
@@ -109,7 +111,7 @@ class ControlApp:
         elif route == ("GET", "changes"):
             return world.changes.snapshot()
         elif route == ("POST", "changes"):
-            counts = {k: int(body.get(k, 0)) for k in ("inserts", "updates", "deletes", "ddls")}
+            counts = {k: int(body.get(k, 0)) for k in ("inserts", "updates", "deletes", "ddls", "truncates")}
             sb.record_changes(body["endpoint"], body["schema"], body["table"], at=body.get("at"), **counts)
         elif route == ("GET", "slots"):
             return sb.slots()
@@ -125,6 +127,8 @@ class ControlApp:
             return [asdict(d) for d in sb.sns_deliveries]
         elif route == ("GET", "overwrites"):
             return [asdict(o) for o in sb.overwrites]
+        elif route == ("GET", "deletions"):
+            return [asdict(d) for d in sb.deletions]
         elif route == ("POST", "scenario"):
             sb.load_scenario(Path(body["path"]) if "path" in body else body["scenario"])
             return {"account_id": sb.account_id, "region": sb.region, "now": world.clock.now().isoformat()}

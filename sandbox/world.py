@@ -31,6 +31,15 @@ class Overwrite:
 
 
 @dataclass(frozen=True)
+class Deletion:
+    """An S3 object a task deleted (A65: a source TRUNCATE with HandleSourceTableTruncated true)."""
+
+    bucket: str
+    key: str
+    writer: str  # task ARN
+
+
+@dataclass(frozen=True)
 class Delivery:
     """An SNS message for an http/https subscription: recorded, never sent (the sandbox is offline)."""
 
@@ -48,6 +57,7 @@ class World:
     faults: Faults = field(default_factory=Faults)
     calls: CallLog = field(default_factory=CallLog)
     overwrites: list[Overwrite] = field(default_factory=list)
+    deletions: list[Deletion] = field(default_factory=list)
     changes: ChangeFeed = field(default_factory=ChangeFeed)  # the source databases' change logs
     deliveries: list[Delivery] = field(default_factory=list)  # SNS http/https deliveries (A31)
     # source endpoint identifier (its database) -> logical replication slots that exist there (A39)

@@ -1,7 +1,8 @@
 """Incremental run at time T (docs/WORKFLOWS.md "Incremental run"): one CDC window ending at T.
 
 The window starts where the last successful run stopped (the `latest` checkpoint; the first run of
-a cdc task at `cdc_start_time`, the first run of a full-load-and-cdc task with its full load). Only
+a cdc task at `cdc_start_time` - on a PostgreSQL source, which has no custom CDC start time, at the
+task's native start point -, the first run of a full-load-and-cdc task with its full load). Only
 a run that reaches T writes metrics and moves the checkpoint: after a failure the next run starts
 from the same place, so no change is ever skipped (some may be written twice).
 """
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from dmsctl.deployer.errors import DmsctlError
 from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.handover import POSTGRES_ENGINES
 from dmsctl.deployer.progress import Progress
 from dmsctl.deployer.runs import dms, state
 from dmsctl.deployer.runs.common import Emitter, new_run_id
@@ -51,6 +53,11 @@ def run_incremental(gw: Gateway, target: RunTarget, at: datetime, progress: Prog
         if before is not None:
             positions["CdcStartPosition"] = before.checkpoint
             window_start: str | None = before.window_end
+        elif target.task.source_engine in POSTGRES_ENGINES:
+            # PostgreSQL as a source doesn't support a custom CDC start time (DMS User Guide; the sandbox's
+            # A37): the first window starts at the task's native start point, where it starts reading (with
+            # the endpoint's slot_name, that replication slot), not at cdc_start_time.
+            window_start = None
         elif target.cdc_start_time:
             first = parse_time(target.cdc_start_time, "cdc_start_time")
             positions["CdcStartTime"] = first
@@ -70,7 +77,8 @@ def run_incremental(gw: Gateway, target: RunTarget, at: datetime, progress: Prog
     result = RunResult(run_id, tid, "incremental", "failed", window_end, start_type=start_type,
                        window_start=window_start, window_end=window_end,
                        checkpoint_before=before.checkpoint if before else None)
-    since = f"from {window_start}" if window_start else "with a full load"
+    since = (f"from {window_start}" if window_start else "with a full load" if migration_type != "cdc"
+             else "from the task's native start point (PostgreSQL: no custom CDC start time)")
     out.emit("step", f"incremental run {run_id} of {tid}: {since} to {window_end}")
     try:
         reason = dms.ensure_connections(gw, row, timeouts.connection)

@@ -69,7 +69,7 @@ class DmsReplicationTask(_DmsModel, CloudFormationModel):
 
     @classmethod
     def _delete(cls, backend, physical_id):
-        backend.delete_replication_task(physical_id)
+        backend.delete_replication_task(physical_id, via_cloudformation=True)  # the handler waits until gone (A66)
 
 
 class DmsEndpoint(_DmsModel, CloudFormationModel):

@@ -93,6 +93,8 @@ class DmsBackend:
         self.endpoints: dict[str, Endpoint] = {}
         self.subnet_groups: dict[str, SubnetGroup] = {}
         self.tasks: dict[str, ReplicationTask] = {}
+        # tasks deleted through the DMS API, still `deleting` until the datetime (A66)
+        self.deleting: dict[str, tuple[ReplicationTask, datetime]] = {}
         self.connections: dict[tuple[str, str], Connection] = {}
         self.subscriptions: dict[str, EventSubscription] = {}
         self.tags: dict[str, dict[str, str]] = {}
@@ -108,6 +110,9 @@ class DmsBackend:
         now = self.now()
         for task in list(self.tasks.values()):
             task.sync(now)
+        for arn, (_, gone_at) in list(self.deleting.items()):
+            if gone_at <= now:
+                del self.deleting[arn]
 
     def _tag(self, arn: str, tags: list[dict[str, str]] | None) -> None:
         if tags:
@@ -116,12 +121,16 @@ class DmsBackend:
     # --- lookups ---------------------------------------------------------------------------
     def task(self, arn: str) -> ReplicationTask:
         self.sync()
+        if arn in self.deleting:
+            raise InvalidResourceStateFault(f"Replication task {self.deleting[arn][0].identifier} is deleting")
         if arn not in self.tasks:
             raise ResourceNotFoundFault(f"Replication Task {arn} not found")
         return self.tasks[arn]
 
     def task_by_id(self, identifier: str) -> ReplicationTask | None:
-        return next((t for t in self.tasks.values() if t.identifier == identifier), None)
+        """The task with this identifier, a `deleting` one included (its identifier is not free yet, A66)."""
+        tasks = [*self.tasks.values(), *(t for t, _ in self.deleting.values())]
+        return next((t for t in tasks if t.identifier == identifier), None)
 
     def endpoint_by_arn(self, arn: str) -> Endpoint | None:
         return self.endpoints.get(arn)
@@ -381,12 +390,18 @@ class DmsBackend:
         task.stop(self.now())
         return task.to_dict(self.now())
 
-    def delete_replication_task(self, arn: str) -> dict[str, Any]:
+    def delete_replication_task(self, arn: str, via_cloudformation: bool = False) -> dict[str, Any]:
+        """Through the DMS API the task stays `deleting` for task_delete_seconds (its identifier taken, A66);
+        CloudFormation's delete handler waits until it is gone (DescribeReplicationTasks), so a stack's
+        delete of it completes with the task gone (A13's latency stands in for that wait)."""
         task = self.task(arn)
         task.check_deletable()
         del self.tasks[arn]
         self.tags.pop(arn, None)
-        return task.to_dict(self.now()) | {"Status": "deleting"}
+        now = self.now()
+        if not via_cloudformation and self.world.config.task_delete_seconds > 0:
+            self.deleting[arn] = (task, now + timedelta(seconds=self.world.config.task_delete_seconds))
+        return task.to_dict(now) | {"Status": "deleting"}
 
     def reload_tables(self, p: dict[str, Any]) -> dict[str, Any]:
         task = self.task(p["ReplicationTaskArn"])
@@ -407,12 +422,14 @@ class DmsBackend:
         for name in filters:
             if name not in checks:
                 raise InvalidParameterValueException(f"Invalid filter name {name}")
-        items = [t for t in self.tasks.values() if all(checks[n](t, v) for n, v in filters.items())]
+        tasks = [*self.tasks.values(), *(t for t, _ in self.deleting.values())]
+        items = [t for t in tasks if all(checks[n](t, v) for n, v in filters.items())]
         page, marker = paginate(items, p, 100)
         now = self.now()
         with_settings = not p.get("WithoutSettings", False)
         return {
-            "ReplicationTasks": [t.to_dict(now, with_settings) for t in page],
+            "ReplicationTasks": [t.to_dict(now, with_settings) | ({"Status": "deleting"} if t.arn in self.deleting
+                                                                  else {}) for t in page],
             **({"Marker": marker} if marker else {}),
         }
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..s3_output import OutputError, join_key, write_object
+from ..s3_output import OutputError, delete_table_files, join_key, write_object
 from . import mappings
 from .changes import Counts, synthetic
 from .positions import checkpoint_at, parse_stop_position
@@ -32,6 +32,7 @@ class CdcCapture:
     source_endpoint_arn: str
     target_endpoint_arn: str
     table_mappings: str
+    task_settings: str
     cdc_stop_position: str | None
     tables: dict[Any, TableRun]
     recovery_checkpoint: str | None
@@ -86,7 +87,9 @@ class CdcCapture:
                 continue
             counts = (feed.window(source_id, run.ref.schema, run.ref.table, run.cdc_from, end) if described
                       else synthetic(rate, run.cdc_from, end))
-            if counts:
+            if counts.truncates and self._truncates_target():
+                self._truncate_target(run)
+            if counts.inserts or counts.updates or counts.deletes or counts.ddls:
                 try:
                     self._write_cdc_file(run, counts, run.cdc_from, end, t)
                 except OutputError as exc:
@@ -105,10 +108,31 @@ class CdcCapture:
         else:
             self.target_settings = dict(endpoint.s3_settings or {})
 
+    def _truncates_target(self) -> bool:
+        """ChangeProcessingDdlHandlingPolicy.HandleSourceTableTruncated: truncate the target table when the source
+        table is truncated (DMS default true; dmsctl compiles false)."""
+        import json
+
+        policy = json.loads(self.task_settings or "{}").get("ChangeProcessingDdlHandlingPolicy") or {}
+        return bool(policy.get("HandleSourceTableTruncated", True))
+
+    def _truncate_target(self, run: TableRun) -> None:
+        """A source TRUNCATE on an S3 target: the table's files and folder are removed (A65)."""
+        target = self.target_settings
+        if not target or not target.get("BucketName"):
+            return
+        names = mappings.output_names(self.table_mappings, run.ref)
+        prefix = join_key(target.get("BucketFolder", ""), names.schema, names.table) + "/"
+        gone = set(delete_table_files(self.backend.world, self.backend.account_id, target["BucketName"], prefix,
+                                      self.arn))
+        run.output_paths[:] = [p for p in run.output_paths if p not in gone]
+
     def _write_output(self, run: TableRun, stem: str, t: datetime, body: str | None = None) -> None:
         target = self.target_settings
         if not target or not target.get("BucketName"):
             return
+        if stem.startswith("LOAD") and run.rows == 0:
+            return  # DMS creates a table's folder only if the source table is not empty (A64)
         names = mappings.output_names(self.table_mappings, run.ref)
         ext = "parquet" if str(target.get("DataFormat", "csv")).lower() == "parquet" else "csv"
         key = join_key(target.get("BucketFolder", ""), names.schema, names.table, f"{stem}.{ext}")

@@ -19,13 +19,14 @@ class Counts:
     updates: float = 0.0
     deletes: float = 0.0
     ddls: float = 0.0
+    truncates: float = 0.0  # TRUNCATE TABLE at the source (A65)
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(self.inserts + other.inserts, self.updates + other.updates,
-                      self.deletes + other.deletes, self.ddls + other.ddls)
+                      self.deletes + other.deletes, self.ddls + other.ddls, self.truncates + other.truncates)
 
     def __bool__(self) -> bool:
-        return any((self.inserts, self.updates, self.deletes, self.ddls))
+        return any((self.inserts, self.updates, self.deletes, self.ddls, self.truncates))
 
 
 def synthetic(rate: float, start: datetime, end: datetime) -> Counts:
@@ -64,7 +65,8 @@ class ChangeFeed:
         with self._lock:
             return [
                 {"endpoint": endpoint, "schema": schema, "table": table, "at": at.isoformat(),
-                 "inserts": c.inserts, "updates": c.updates, "deletes": c.deletes, "ddls": c.ddls}
+                 "inserts": c.inserts, "updates": c.updates, "deletes": c.deletes, "ddls": c.ddls,
+                 "truncates": c.truncates}
                 for endpoint, tables in self._log.items()
                 for (schema, table), (times, values) in tables.items()
                 for at, c in zip(times, values, strict=True)

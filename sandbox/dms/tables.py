@@ -12,6 +12,7 @@ from .mappings import TableRef
 BEFORE_LOAD = "Before load"
 FULL_LOAD = "Full load"
 COMPLETED = "Table completed"
+VALIDATION_DETAILS = "Data validation is not enabled for this task (ValidationSettings.EnableValidation false)"
 RELOADING = "Table is being reloaded"  # DMS API TableStatistics; shown from ReloadTables until the load ends (A34)
 
 
@@ -121,6 +122,14 @@ class TableRun:
             "ValidationFailedRecords": 0,
             "ValidationSuspendedRecords": 0,
             "ValidationState": "Not enabled",
+            # A row carries every TableStatistics field of the API reference (A60): ~800 bytes as JSON,
+            # which is what a Step Functions state holding a page of them has to fit in (262,144 bytes).
+            "ValidationStateDetails": VALIDATION_DETAILS,
+            "ResyncState": "Not enabled",
+            "ResyncRowsAttempted": 0,
+            "ResyncRowsSucceeded": 0,
+            "ResyncRowsFailed": 0,
+            "ResyncProgress": 0.0,
         }
         if self.load_started:
             stats["FullLoadStartTime"] = self.load_started.timestamp()

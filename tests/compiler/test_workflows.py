@@ -427,8 +427,8 @@ def test_incremental_first_run_of_a_cdc_task_starts_at_cdc_start_time(monkeypatc
         "ReplicationTaskArn": ARNS["TaskArn"], "StartReplicationTaskType": "start-replication",
         "CdcStartTime": "2026-10-01T00:00:00Z", "CdcStopPosition": "server_time:2026-11-01T06:00:00"}]
     assert fake.params("databasemigration:describeTableStatistics") == [
-        {"ReplicationTaskArn": ARNS["TaskArn"], "MaxRecords": 500},
-        {"ReplicationTaskArn": ARNS["TaskArn"], "MaxRecords": 500, "Marker": "page-2"}]
+        {"ReplicationTaskArn": ARNS["TaskArn"], "MaxRecords": 100},
+        {"ReplicationTaskArn": ARNS["TaskArn"], "MaxRecords": 100, "Marker": "page-2"}]
     items = put_items(fake)
     assert [i["sk"]["S"] for i in items] == ["2026-11-01T06:00:00Z#app.orders", "2026-11-01T06:00:00Z#app.order_lines",
                                              "run#2026-11-01T06:00:00Z", "latest"]

@@ -26,6 +26,9 @@ CHECKS: dict[str, str] = {
     "stack-events-next-token": "DescribeStackEvents pages with NextToken",
     "cdc-restart-start-replication": "a cdc task restarted with start-replication is accepted",
     "table-states": "DescribeTableStatistics TableState values and the table-state filter",
+    "A61": "a RoleARN CloudFormation cannot assume: ValidationError 'Role <arn> is invalid or cannot be assumed'",
+    "A62": "CreateRole with a PermissionsBoundary that does not exist: NoSuchEntity 'Scope ARN: ... does not exist'",
+    "A66": "a deleted task is 'deleting' and its identifier is refused (ResourceAlreadyExistsFault) until it is gone",
 }
 
 HELD, DIVERGED, GAP, NOT_CHECKED, XPASS = "held", "diverged", "diverged (known sandbox gap, xfail)", \

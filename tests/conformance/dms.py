@@ -56,7 +56,8 @@ def _delete_task(account: Account, arn: str) -> None:
         dms.stop_replication_task(ReplicationTaskArn=arn)
     if task["Status"] in ("running", "starting", "stopping", "creating", "modifying"):
         wait_status(account, arn, "stopped", "ready", "failed")
-    dms.delete_replication_task(ReplicationTaskArn=arn)
+    if task["Status"] != "deleting":  # a check may have deleted it already
+        dms.delete_replication_task(ReplicationTaskArn=arn)
     account.wait_until(f"task {arn} to be deleted", lambda: _exists(account, arn), lambda e: not e, TASK_LIMIT)
 
 

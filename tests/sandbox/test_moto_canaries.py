@@ -212,3 +212,24 @@ def test_step_functions_execution_internals_patched_for_the_sandbox():
         "StateTaskServiceAwsSdk._eval_service_task"]
     assert "stack" in inspect.signature(Environment.__init__).parameters or hasattr(Environment, "stack")
     assert ExecutionWorker.__deepcopy__(worker := object.__new__(ExecutionWorker), {}) is worker
+
+
+def test_step_functions_payload_quota_internals():
+    """sfn_limits.py: the quota check moto imports by name, the task hook and the ErrorEquals evaluation."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    from dmsctl.sandbox import sfn_limits
+
+    original = sfn_limits.ORIGINALS
+    assert _params(original["quotas.is_within_size_quota"]) == ["value"]
+    assert _params(original["StateTaskService._before_eval_execution"]) == [
+        "self", "env", "resource_runtime_part", "raw_parameters", "state_credentials"]
+    assert _params(original["ErrorEqualsDecl._eval_body"]) == ["self", "env"]
+    assert StateTaskService._before_eval_execution is sfn_limits._before_eval_execution
+    assert ErrorEqualsDecl._eval_body is sfn_limits._error_equals_eval_body
+    from moto.stepfunctions.parser.asl.component.state import state
+
+    assert state.is_within_size_quota is sfn_limits.within_quota, "moto no longer imports the quota check by name"
