@@ -5,6 +5,7 @@ Everything here is a pure function of the Plan and returns plain (unescaped, unc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from dmsctl.deployer.plan import (
@@ -207,3 +208,24 @@ def _quiet(plan: Plan, limit: int | None) -> list[str]:
     if stopped:
         quiet.append(f"{plural(len(stopped), 'task')} stopped for the deploy: {names(stopped, limit)}")
     return quiet
+
+
+_ACK_FLAG = re.compile(r"acknowledge with (--allow-[a-z]+)")
+ACK_NAMES = {"--allow-replace": "replace", "--allow-delete": "delete", "--allow-drift": "drift",
+             "--allow-interrupt": "interrupt"}
+
+
+def acknowledged(plan: Plan) -> list[str]:
+    """One line per acknowledgement the plan was made with: the flag, where it came from, why."""
+    return [f"{a.flag} from {a.source}" + (f" ({a.reason})" if a.reason else "") for a in plan.acknowledgements]
+
+
+def acknowledgement_entry(plan: Plan) -> list[str]:
+    """The configs/acknowledgements.yaml entry that would acknowledge this no-go plan from a pull request
+    (YAML lines), or [] when no blocking check can be acknowledged or the plan has no base checksum."""
+    flags = sorted({m.group(1) for c in blocking(plan) for m in [_ACK_FLAG.search(c.hint)] if m})
+    if not flags or plan.base_checksum is None:
+        return []
+    return ["acknowledgements:", f"  - env: {plan.env}", f"    plan: {plan.base_checksum[:12]}",
+            f"    allow: [{', '.join(ACK_NAMES[f] for f in flags if f in ACK_NAMES)}]",
+            '    reason: "<why this is wanted>"']

@@ -14,6 +14,8 @@ from collections import Counter
 
 from dmsctl.deployer.plan import NONE, Check, Plan, StackChange, StackStep, Step
 from dmsctl.deployer.render.common import (
+    acknowledged,
+    acknowledgement_entry,
     changed_stacks,
     disruptions,
     ordered_checks,
@@ -68,7 +70,21 @@ def _head(plan: Plan) -> str:
     if found:
         lines += ["", "**Warnings**", ""]
         lines += [f"- ⚠️ **{escape(text)}**" if loud else f"- {escape(text)}" for loud, text in found]
+    lines += _acknowledgements(plan)
     return "\n".join(lines)
+
+
+def _acknowledgements(plan: Plan) -> list[str]:
+    """The checksum, what the plan was acknowledged with, and how to acknowledge it from this pull request."""
+    lines = ["", f"Plan {code(plan.checksum[:12])} (`dmsctl apply --plan` applies only this plan)"]
+    made = acknowledged(plan)
+    if made:
+        lines += ["", "**Acknowledged**", ""] + [f"- {escape(line)}" for line in made]
+    entry = acknowledgement_entry(plan)
+    if entry:
+        lines += ["", "To acknowledge this plan from the pull request, a platform reviewer adds to "
+                  "`configs/acknowledgements.yaml` (an entry applies to this plan only):", "", "```yaml", *entry, "```"]
+    return lines
 
 
 def _steps(plan: Plan, short: bool = False) -> list[str]:

@@ -22,6 +22,8 @@ from dmsctl.deployer.plan import (
 )
 from dmsctl.deployer.render.common import (
     SYMBOLS,
+    acknowledged,
+    acknowledgement_entry,
     changed_stacks,
     disruptions,
     impact_text,
@@ -197,5 +199,11 @@ def _checks(plan: Plan, paint: _Paint) -> list[str]:
 
 
 def _footer(plan: Plan, paint: _Paint) -> list[str]:
-    return [paint(f"Verdict: {verdict(plan)}", "1;32" if plan.go else "1;31"), summary_line(plan)]
+    lines = [paint(f"Verdict: {verdict(plan)}", "1;32" if plan.go else "1;31"), summary_line(plan)]
+    lines += [f"Acknowledged: {line}" for line in acknowledged(plan)]
+    entry = acknowledgement_entry(plan)
+    if entry:
+        lines += ["To acknowledge it from a pull request, add to configs/acknowledgements.yaml (platform review):",
+                  *(f"  {line}" for line in entry)]
+    return lines
 
