@@ -78,9 +78,8 @@ def test_calls_are_counted_by_operation_and_page(aws):
 
 def test_poll_times_out_with_a_message_and_honours_the_callers_timeout():
     clock = {"t": 0.0}
-    gw = Gateway.__new__(Gateway)
-    gw.sleep = lambda s: clock.__setitem__("t", clock["t"] + s)
-    gw.monotonic = lambda: clock["t"]
+    gw = Gateway("eu-west-1", read_only=True, sleep=lambda s: clock.__setitem__("t", clock["t"] + s),
+                 monotonic=lambda: clock["t"])
     with pytest.raises(AwsError, match="timed out after 1800 s waiting for task x to stop"):
         gw.poll(lambda: "stopping", lambda s: s == "stopped", what="task x to stop", timeout=1800)
     assert clock["t"] >= 1800
