@@ -7,7 +7,7 @@ import pytest
 from dmsctl.compiler.build import compile_tree
 from dmsctl.deployer.apply import Applier, Timeouts
 from dmsctl.deployer.gateway import Gateway
-from dmsctl.deployer.planner import make_plan
+from dmsctl.deployer.acknowledgements import plan_acknowledged
 from dmsctl.deployer.progress import NullSink, Progress
 
 
@@ -33,7 +33,8 @@ class Harness:
         from dmsctl.deployer.checks import Flags
 
         gw = self.gateway(read_only=True)
-        planned = make_plan(self.compile(config_dir, env), gw, flags or Flags())
+        # as `dmsctl plan` and apply plan: acknowledgements (flags, configs/acknowledgements.yaml) recorded
+        planned = plan_acknowledged(self.compile(config_dir, env), gw, flags or Flags())
         return planned, gw
 
     def apply(self, config_dir, env="staging", flags=None, **kw):
