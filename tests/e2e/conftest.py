@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dmsctl.compiler.build import compile_tree
+from dmsctl.deployer.acknowledgements import plan_acknowledged
 from dmsctl.deployer.apply import Applier, Timeouts
 from dmsctl.deployer.gateway import Gateway
-from dmsctl.deployer.acknowledgements import plan_acknowledged
 from dmsctl.deployer.progress import NullSink, Progress
 
 
