@@ -15,6 +15,7 @@ from math import ceil
 from pathlib import Path
 
 from benchmarks import child
+from benchmarks.bench_compile import slope
 from benchmarks.generate import dump, generate, team_doc
 from dmsctl.compiler.build import compile_tree
 from dmsctl.deployer.gateway import Gateway
@@ -207,14 +208,7 @@ def one_team(dest: Path, tables: int, seed: int = 1, per_task: int = 1250) -> tu
     return dest, doc["team"]
 
 
-def fitted_slope(points: list[tuple[float, float]]) -> float | None:
-    """Least-squares slope of log(y) over log(x): 1 is linear growth, 0 constant."""
-    pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y > 0]
-    if len(pts) < 2:
-        return None
-    mx, my = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
-    var = sum((x - mx) ** 2 for x, _ in pts)
-    return round(sum((x - mx) * (y - my) for x, y in pts) / var, 2) if var else None
+fitted_slope = slope  # one least-squares log-log fit for every growth curve (bench_compile.slope)
 
 
 def growth_summary(points: list[dict], x: str) -> dict:

@@ -24,7 +24,7 @@ from referencing import Registry, Resource
 
 from dmsctl.compiler.data import schemas_dir
 from dmsctl.compiler.diagnostics import Diagnostic
-from dmsctl.compiler.fast_schema import checker
+from dmsctl.compiler.fast_schema import canonical, checker
 from dmsctl.compiler.yamlsource import SourceDoc
 
 SCHEMA_DIR = schemas_dir()
@@ -62,17 +62,7 @@ class DuplicateItem(ValidationError):
         self.first = first
 
 
-def _canonical(value: object) -> object:
-    """A hashable form equal for JSON-equal values (1 == 1.0, true != 1, key order ignored)."""
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, (int, float)):
-        return ("number", value)
-    if isinstance(value, dict):
-        return ("object", frozenset((k, _canonical(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("array", tuple(_canonical(v) for v in value))
-    return (type(value).__name__, value)
+_canonical = canonical  # one JSON-equality form, shared with the fast check
 
 
 def _pattern(validator: Any, patrn: str, instance: object, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
