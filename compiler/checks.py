@@ -13,6 +13,7 @@ from dmsctl.compiler import naming, schedules
 from dmsctl.compiler.diagnostics import Diagnostic, Position, Severity
 from dmsctl.compiler.model import ConfigTree, Table, Task, Team
 from dmsctl.compiler.settings import forbidden_overrides, non_finite_values
+from dmsctl.compiler.workflows import POSTGRES_ENGINES
 
 
 def _did_you_mean(name: str, options) -> str:
@@ -120,6 +121,8 @@ def check_schedules(team: Team) -> Iterator[Diagnostic]:
     for task in team.tasks:
         where = f"task '{task.name}'"
         sched = task.schedule
+        source = team.source(task.source)
+        postgres = source is not None and source.engine in POSTGRES_ENGINES
         if sched is not None:
             try:
                 per_day = schedules.runs_per_day(sched.expression)
@@ -141,7 +144,13 @@ def check_schedules(team: Team) -> Iterator[Diagnostic]:
                                     "and two runs of one day would export into the same dated folder (the second "
                                     "is refused): use `output: timestamped`, or a schedule that runs at most "
                                     "daily", task.output_pos)
-            if task.migration_type == "cdc" and task.cdc_start_time is None:
+            if task.migration_type == "cdc" and postgres and source is not None and not source.slot_name:
+                yield Diagnostic.at("W222", f"{where}: source '{source.name}' ({source.engine}) has no `slot_name`: "
+                                    "the first window starts when the task first runs and DMS creates a "
+                                    "replication slot of its own, which outlives the task and holds WAL at the "
+                                    "source until someone drops it. Create a logical replication slot and name it "
+                                    "with `slot_name`", task.schedule_pos, Severity.WARNING)
+            if task.migration_type == "cdc" and task.cdc_start_time is None and not postgres:
                 yield Diagnostic.at("E217", f"{where}: a scheduled cdc task needs `cdc_start_time` (ISO-8601 UTC, "
                                     "e.g. \"2026-11-01T00:00:00Z\"): where its first window starts. Without it the "
                                     "first run would start from the time it runs and silently skip the changes "
@@ -155,6 +164,12 @@ def check_schedules(team: Team) -> Iterator[Diagnostic]:
                 yield Diagnostic.at("E216", f"{where}: `cdc_start_time` is for scheduled cdc tasks only: a "
                                     "continuous cdc task starts capturing when apply starts it. Add a `schedule` "
                                     "or remove `cdc_start_time`", task.cdc_start_time_pos)
+            elif postgres and source is not None:
+                yield Diagnostic.at("E219", f"{where}: source '{source.name}' is {source.engine}, and PostgreSQL as "
+                                    "a source doesn't support a custom CDC start time: remove `cdc_start_time`. "
+                                    "The first window starts where the task first runs (from the replication slot "
+                                    "`slot_name` names), later windows from the task's checkpoint",
+                                    task.cdc_start_time_pos)
             try:
                 dt.datetime.strptime(task.cdc_start_time, "%Y-%m-%dT%H:%M:%SZ")
             except ValueError:

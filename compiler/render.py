@@ -381,9 +381,13 @@ def _notifications(tree: ConfigTree, team: Team, task_entries: list[dict]) -> di
 
 def team_context(tree: ConfigTree, team: Team) -> dict:
     prefix = tree.base.resource_prefix
+    # `server` and `port` are not deployed (DMS reads them from the secret), but they are the record of which
+    # database the source is: tagged on the endpoint, so a plan shows server a -> b from the deployed stack.
     sources = [dict(logical_id=naming.logical_id("Source", s.name), model=s,
                     identifier=naming.source_endpoint_id(prefix, team.name, s.name),
-                    settings_key=SETTINGS_KEYS[s.engine]) for s in team.sources]
+                    settings_key=SETTINGS_KEYS[s.engine],
+                    tags=_tags(tree, **{"dmsctl:team": team.name, "dmsctl:server": s.server,
+                                        "dmsctl:port": str(s.port)})) for s in team.sources]
     instances = [dict(logical_id=naming.logical_id("Instance", i.name), model=i,
                       identifier=naming.instance_id(prefix, team.name, i.name)) for i in team.instances]
     own = [t for t in team.tasks if not t.stack]

@@ -25,6 +25,7 @@ _VOCABULARY: dict[str, dict[str, str]] = {
     "AWS::DMS::Endpoint": {
         "EngineName": "engine", "DatabaseName": "database", "SslMode": "ssl_mode",
         "*.SecretsManagerSecretId": "secret_id", "*.SlotName": "slot_name",
+        "Tags.dmsctl:server": "server", "Tags.dmsctl:port": "port",
         "S3Settings.CdcMaxBatchInterval": "flush_interval_seconds", "S3Settings.CdcMinFileSize": "min_file_size_kb",
         "S3Settings.DataFormat": "data_format", "S3Settings.CompressionType": "compression",
         "S3Settings.BucketName": "bucket", "S3Settings.BucketFolder": "folder"},

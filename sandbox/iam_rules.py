@@ -4,6 +4,9 @@
   of a stack created with one) needs a role CloudFormation can assume: it exists and trusts the service
   principal cloudformation.amazonaws.com (sts:AssumeRole). Otherwise the call fails with ValidationError
   "Role <arn> is invalid or cannot be assumed" and nothing changes.
+- What a role may do (``role_allows``), for the services that act with a role the sandbox models (A77: DMS
+  deleting a table's S3 files): identity policies (inline and attached), an explicit Deny first, the
+  permissions boundary on top; statements with a Condition are not evaluated (they grant nothing here).
 - IAM CreateRole / PutRolePermissionsBoundary (and so an AWS::IAM::Role with PermissionsBoundary) with a
   customer managed policy that does not exist fail with NoSuchEntity "Scope ARN: <arn> does not exist or is
   not attachable." AWS managed policies (arn:aws:iam::aws:policy/...) are not checked.
@@ -14,6 +17,7 @@ and ``CloudFormationResponse.create_stack`` / ``update_stack`` / ``create_change
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import json
 from typing import Any
@@ -43,6 +47,62 @@ def trusts(document: str, service: str) -> bool:
         if s.get("Effect") == "Allow" and "sts:AssumeRole" in actions and service in services:
             return True
     return False
+
+
+def _statements(document: Any) -> list[dict]:
+    doc = json.loads(unquote(document)) if isinstance(document, str) else (document or {})
+    statements = doc.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _matches(statement: dict, action: str, resource: str) -> bool:
+    if "Condition" in statement:
+        return False
+    if "NotAction" in statement:
+        acts = not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _listed(statement["NotAction"]))
+    else:
+        acts = any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _listed(statement.get("Action")))
+    if "NotResource" in statement:
+        return acts and not any(fnmatch.fnmatchcase(resource, r) for r in _listed(statement["NotResource"]))
+    return acts and any(fnmatch.fnmatchcase(resource, r) for r in _listed(statement.get("Resource")))
+
+
+def _decides(documents: list[Any], action: str, resource: str) -> bool:
+    """Allowed by the documents: some statement allows, none denies."""
+    statements = [s for d in documents for s in _statements(d) if _matches(s, action, resource)]
+    return any(s.get("Effect") == "Allow" for s in statements) and not any(
+        s.get("Effect") == "Deny" for s in statements)
+
+
+def _policy_document(backend: Any, arn: str) -> Any:
+    """A managed policy's default version (None when the sandbox does not hold it)."""
+    policy = backend.managed_policies.get(arn)
+    versions = getattr(policy, "versions", None) or []
+    return next((v.document for v in versions if v.is_default_version), None)
+
+
+def role_allows(role_arn: str | None, action: str, resource: str) -> bool:
+    """May a role (in the sandbox's IAM) do ``action`` on ``resource``? False when the role does not exist."""
+    parts = (role_arn or "").split(":")
+    if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
+        return False
+    backend = _iam(parts[4], parts[1] or "aws")
+    role = next((r for r in backend.roles.values() if r.name == parts[5].split("/")[-1]), None)
+    if role is None:
+        return False
+    documents = list(role.policies.values()) + [
+        _policy_document(backend, arn) for arn in role.managed_policies]
+    if not _decides(documents, action, resource):
+        return False
+    boundary_arn = role.permissions_boundary  # moto keeps {"PermissionsBoundaryArn": ..., ...}
+    if isinstance(boundary_arn, dict):
+        boundary_arn = boundary_arn.get("PermissionsBoundaryArn")
+    boundary = _policy_document(backend, boundary_arn) if boundary_arn else None
+    return boundary is None or _decides([boundary], action, resource)
 
 
 def _iam(account_id: str, partition: str = "aws") -> Any:

@@ -4,13 +4,16 @@ Step Functions: a task's, a state's or an execution's input or output is at most
 UTF-8 encoded JSON string; beyond it the state fails with ``States.DataLimitExceeded``: when the
 output of a connector (the raw service result, before ResultSelector) is larger, when the output of
 a state is larger, and when the input of a state after Parameters processing is larger. That error is
-terminal: a Catch or Retry on ``States.ALL`` does not match it (naming it explicitly does).
+terminal: a Catch or Retry on ``States.ALL`` does not match it (naming it explicitly does). A
+``States.Runtime`` error (a path that cannot be applied to the state's data, e.g. a Parameters JSONPath
+absent from the input) is not retriable and always fails the execution: no Catch or Retry matches it.
 
 moto 5.2.1 checks a connector's result and a state's output, one byte short (``<`` the quota), and its
 ``States.ALL`` matches every error. Patched here (``install``, called from ``moto_patch.install``):
   1. ``moto.stepfunctions.parser.quotas.is_within_size_quota`` and its imported copies: at most the quota;
   2. ``StateTaskService._before_eval_execution``: a service task's input after Parameters is checked too;
-  3. ``ErrorEqualsDecl._eval_body``: ``States.ALL`` does not match ``States.DataLimitExceeded``.
+  3. ``ErrorEqualsDecl._eval_body``: ``States.ALL`` does not match ``States.DataLimitExceeded``, and
+     nothing matches ``States.Runtime``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 PAYLOAD_LIMIT = 262_144  # bytes: Step Functions quotas, "Maximum input or output size for a task, state, or execution"
 DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+RUNTIME = "States.Runtime"
 ORIGINALS: dict[str, Any] = {}
 
 
@@ -68,8 +72,9 @@ def _error_equals_eval_body(self: Any, env: Any) -> None:
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 
     error_name = env.stack[-1]
-    terminal = isinstance(error_name, StatesErrorName) and error_name.error_name == DATA_LIMIT_EXCEEDED
-    if terminal and not any(getattr(n, "error_name", None) == DATA_LIMIT_EXCEEDED for n in self.error_names):
+    name = error_name.error_name if isinstance(error_name, StatesErrorName) else None
+    named = any(getattr(n, "error_name", None) == name for n in self.error_names)
+    if name == RUNTIME or (name == DATA_LIMIT_EXCEEDED and not named):
         env.stack.pop()
         env.stack.append(False)  # States.ALL (or States.TaskFailed) does not catch a terminal error
         return

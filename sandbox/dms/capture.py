@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..iam_rules import role_allows
 from ..s3_output import OutputError, delete_table_files, join_key, write_object
 from . import mappings
 from .changes import Counts, synthetic
@@ -87,8 +88,9 @@ class CdcCapture:
                 continue
             counts = (feed.window(source_id, run.ref.schema, run.ref.table, run.cdc_from, end) if described
                       else synthetic(rate, run.cdc_from, end))
-            if counts.truncates and self._truncates_target():
-                self._truncate_target(run)
+            if counts.truncates and self._truncates_target() and not self._truncate_target(run, t):
+                run.cdc_from = end
+                continue  # suspended (A77): none of the table's changes are applied any more
             if counts.inserts or counts.updates or counts.deletes or counts.ddls:
                 try:
                     self._write_cdc_file(run, counts, run.cdc_from, end, t)
@@ -107,6 +109,9 @@ class CdcCapture:
             self.target_settings = None
         else:
             self.target_settings = dict(endpoint.s3_settings or {})
+            role = endpoint.properties.get("ServiceAccessRoleArn")  # CreateEndpoint takes it outside S3Settings too
+            if role and not self.target_settings.get("ServiceAccessRoleArn"):
+                self.target_settings["ServiceAccessRoleArn"] = role
 
     def _truncates_target(self) -> bool:
         """ChangeProcessingDdlHandlingPolicy.HandleSourceTableTruncated: truncate the target table when the source
@@ -116,16 +121,22 @@ class CdcCapture:
         policy = json.loads(self.task_settings or "{}").get("ChangeProcessingDdlHandlingPolicy") or {}
         return bool(policy.get("HandleSourceTableTruncated", True))
 
-    def _truncate_target(self, run: TableRun) -> None:
-        """A source TRUNCATE on an S3 target: the table's files and folder are removed (A65)."""
+    def _truncate_target(self, run: TableRun, t: datetime) -> bool:
+        """A source TRUNCATE on an S3 target: the table's files and folder are removed (A65) when the endpoint's
+        service access role may delete them; otherwise the table is suspended (A77). False when suspended."""
         target = self.target_settings
         if not target or not target.get("BucketName"):
-            return
+            return True
         names = mappings.output_names(self.table_mappings, run.ref)
         prefix = join_key(target.get("BucketFolder", ""), names.schema, names.table) + "/"
+        if not role_allows(target.get("ServiceAccessRoleArn"), "s3:DeleteObject",
+                           f"arn:aws:s3:::{target['BucketName']}/{prefix}"):
+            run.suspend(t)
+            return False
         gone = set(delete_table_files(self.backend.world, self.backend.account_id, target["BucketName"], prefix,
                                       self.arn))
         run.output_paths[:] = [p for p in run.output_paths if p not in gone]
+        return True
 
     def _write_output(self, run: TableRun, stem: str, t: datetime, body: str | None = None) -> None:
         target = self.target_settings

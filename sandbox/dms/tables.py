@@ -13,6 +13,7 @@ BEFORE_LOAD = "Before load"
 FULL_LOAD = "Full load"
 COMPLETED = "Table completed"
 VALIDATION_DETAILS = "Data validation is not enabled for this task (ValidationSettings.EnableValidation false)"
+TABLE_ERROR = "Table error"  # suspended (A77): no more changes applied until the table is reloaded
 RELOADING = "Table is being reloaded"  # DMS API TableStatistics; shown from ReloadTables until the load ends (A34)
 
 
@@ -63,6 +64,11 @@ class TableRun:
     def mark_cdc_only(self, now: datetime) -> None:
         """CDC-only task: no full load, the table is captured from the start (ASSUMPTIONS A7)."""
         self.state = COMPLETED
+        self.last_update = now
+
+    def suspend(self, now: datetime) -> None:
+        """The table is suspended (TableErrorPolicy SUSPEND_TABLE): DMS applies none of its changes any more."""
+        self.state = TABLE_ERROR
         self.last_update = now
 
     def interrupt(self, now: datetime) -> None:

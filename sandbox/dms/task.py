@@ -28,7 +28,7 @@ from .positions import (
     parse_start_position,
     parse_stop_position,
 )
-from .tables import BEFORE_LOAD, COMPLETED, FULL_LOAD, TableRun
+from .tables import BEFORE_LOAD, COMPLETED, FULL_LOAD, TABLE_ERROR, TableRun
 
 if TYPE_CHECKING:
     from .backend import DmsBackend
@@ -156,7 +156,7 @@ class ReplicationTask(CdcCapture):
                 if run.state == FULL_LOAD:
                     events.append((run.load_done_at(self._rate()), partial(self._complete_table, run)))
             stop = parse_stop_position(self.cdc_stop_position) if self.has_cdc else None
-            if stop is not None and all(r.state == COMPLETED for r in self.tables.values()):  # A25
+            if stop is not None and all(r.state in (COMPLETED, TABLE_ERROR) for r in self.tables.values()):  # A25
                 events.append((max(stop.at, self.synced_at), partial(self._stop_at_position, reason=stop.reason)))
         return min(events, key=lambda e: e[0]) if events else None
 
@@ -187,7 +187,7 @@ class ReplicationTask(CdcCapture):
             return
         if not self.has_full_load:
             for run in self.tables.values():
-                if run.state != COMPLETED:
+                if run.state not in (COMPLETED, TABLE_ERROR):  # a suspended table stays suspended (A77)
                     run.mark_cdc_only(t)
         if self.has_cdc:
             self._begin_capture(t, self.run_from)
@@ -220,7 +220,7 @@ class ReplicationTask(CdcCapture):
         except OutputError as exc:
             self._fail(t, str(exc))
             return
-        if all(r.state == COMPLETED for r in self.tables.values()):
+        if all(r.state in (COMPLETED, TABLE_ERROR) for r in self.tables.values()):
             self.full_load_finish = t
             if self.migration_type == "full-load":
                 self._self_stop(t, STOP_FULL_LOAD_ONLY_FINISHED)
@@ -390,7 +390,7 @@ class ReplicationTask(CdcCapture):
             "TablesLoaded": loaded,
             "TablesLoading": loading,
             "TablesQueued": sum(1 for r in runs if r.state == BEFORE_LOAD),
-            "TablesErrored": 0,
+            "TablesErrored": sum(1 for r in runs if r.state == TABLE_ERROR),
         }
         for key, value in (
             ("FreshStartDate", self.fresh_start_date),

@@ -517,6 +517,33 @@ def test_e217_scheduled_cdc_task_without_cdc_start_time(tmp_path):
     assert "silently skip the changes before" in d.message
 
 
+PG_TEAM = TEAM.replace("    engine: mysql\n", "    engine: postgres\n    slot_name: dms_orders\n")
+
+
+@pytest.mark.parametrize("engine", ["postgres", "aurora-postgresql"])
+def test_e219_cdc_start_time_on_a_postgres_source(tmp_path, engine):
+    text = PG_TEAM.replace("engine: postgres", f"engine: {engine}") + ORDERS
+    d = only(team_yaml(tmp_path, text), "E219")
+    assert (d.line, d.column) == (line_of(text, "cdc_start_time:"), 5)
+    assert (f"task 'orders': source 'db' is {engine}, and PostgreSQL as a source doesn't support a custom CDC "
+            "start time: remove `cdc_start_time`") in d.message
+    # the same task without it is valid: no E217 on PostgreSQL, whose first window starts at the native point
+    fixed = team_yaml(tmp_path, PG_TEAM + ORDERS.replace('    cdc_start_time: "2026-11-01T00:00:00Z"\n', ""))
+    assert not {"E217", "E219", "W222"} & set(codes(fixed))
+
+
+def test_w222_scheduled_postgres_cdc_without_slot_name(tmp_path):
+    text = PG_TEAM.replace("    slot_name: dms_orders\n", "") + ORDERS.replace(
+        '    cdc_start_time: "2026-11-01T00:00:00Z"\n', "")
+    d = only(team_yaml(tmp_path, text), "W222")
+    assert d.severity == Severity.WARNING
+    assert (d.line, d.column) == (line_of(text, "schedule:"), 5)
+    assert "source 'db' (postgres) has no `slot_name`" in d.message
+    # a continuous (unscheduled) cdc task is not warned: it runs from the moment apply starts it
+    unscheduled = text.replace("    schedule:\n      expression: rate(6 hours)\n", "")
+    assert "W222" not in codes(team_yaml(tmp_path, unscheduled))
+
+
 @pytest.mark.parametrize("expression", ["rate(12 hours)", "rate(90 minutes)", "cron(0 */6 * * ? *)",
                                         "cron(0,30 2 * * ? *)"])
 def test_e218_dated_output_that_can_run_twice_a_day(tmp_path, expression):

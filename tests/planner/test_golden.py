@@ -28,8 +28,9 @@ def demo_previous(teams):
 
 def reviewed_values(teams):
     """One change of each kind a reviewer must see the values of: an instance class (growth-main), a task
-    setting (foodsearch), an endpoint setting (usersdb's ssl_mode) and its server (a record only, not
-    deployed), a table added (users-cdc) and a table reloaded (foodsearch.foods)."""
+    setting (foodsearch), an endpoint setting (usersdb's ssl_mode) and its server (not deployed: DMS reads the
+    host from the secret; recorded as the endpoint's dmsctl:server tag), a table added (users-cdc) and a table
+    reloaded (foodsearch.foods)."""
     teams["growth"]["instances"]["growth-main"]["class"]["staging"] = "dms.r5.large"
     teams["food"]["tasks"]["foodsearch"]["settings"]["ChangeProcessingTuning"]["BatchApplyTimeoutMax"] = 90
     teams["growth"]["sources"]["usersdb"]["ssl_mode"] = "none"
@@ -88,17 +89,19 @@ def test_the_reviewed_values_plan_shows_old_and_new_in_config_names_in_every_for
                  "~ class: dms.t3.medium -> dms.r5.large",
                  "~ settings.ChangeProcessingTuning.BatchApplyTimeoutMax: 60 -> 90",
                  "~ source usersdb (SourceUsersdb, AWS::DMS::Endpoint): update", "~ ssl_mode: require -> none",
+                 "~ server: usersdb.staging.internal.acme.io -> usersdb-2.staging.internal.acme.io",
                  "+ users.devices  add", "↻ foodsearch.foods  reload  v202008040000 -> v202111230900",
                  "impact: reload of 1 table, ", "impact: stopped for the deploy"):
         assert line in text and line in markdown, line
     plan = plan_from_json((folder / "plan.json").read_text())
     changes = {r.name: r.values for s in plan.stacks for r in s.resources}
     assert changes["instance growth-main"] == (ValueChange("class", "dms.t3.medium", "dms.r5.large"),)
-    assert changes["source usersdb"] == (ValueChange("ssl_mode", "require", "none"),)
+    assert changes["source usersdb"] == (
+        ValueChange("server", "usersdb.staging.internal.acme.io", "usersdb-2.staging.internal.acme.io"),
+        ValueChange("ssl_mode", "require", "none"))
     tasks = {t.task: t for s in plan.stacks for t in s.tasks}
     assert tasks["foodsearch"].values == (
         ValueChange("settings.ChangeProcessingTuning.BatchApplyTimeoutMax", "60", "90"),)
     assert tasks["foodsearch"].impact is not None and tasks["foodsearch"].impact.kind == "reload"
     assert tasks["foodsearch"].impact.rows and plan.summary.rows_to_reload == tasks["foodsearch"].impact.rows
     assert tasks["users-cdc"].impact is not None and tasks["users-cdc"].impact.label == "stopped for the deploy"
-    assert "server" not in text  # a source's server is not deployed: changing it alone changes nothing in AWS

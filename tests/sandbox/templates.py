@@ -38,7 +38,9 @@ def mappings(*tables: str, versions: dict[str, str] | None = None) -> str:
     return json.dumps({"rules": rules})
 
 
-def base_template(folder: str = "raw") -> dict[str, Any]:
+def base_template(folder: str = "raw", deletes: bool = False) -> dict[str, Any]:
+    """The data-lake role writes (no s3:DeleteObject, as dmsctl's); ``deletes``: it may delete objects too."""
+    actions = ["s3:PutObject", "s3:DeleteObject"] if deletes else ["s3:PutObject"]
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "dmsctl base stack (sandbox test)",
@@ -53,6 +55,10 @@ def base_template(folder: str = "raw") -> dict[str, Any]:
                         "Statement": [{"Effect": "Allow", "Principal": {"Service": "dms.amazonaws.com"},
                                        "Action": "sts:AssumeRole"}],
                     },
+                    "Policies": [{"PolicyName": "datalake", "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": f"arn:aws:s3:::{BUCKET}/*"}],
+                    }}],
                 },
             },
             "DmsSecurityGroup": {

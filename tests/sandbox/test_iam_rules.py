@@ -100,3 +100,52 @@ def test_a_stack_role_with_a_missing_boundary_rolls_the_stack_back(sandbox):
     assert h.create_stack(sandbox, "s", body, RoleARN=CFN_ROLE) == "ROLLBACK_COMPLETE"
     reasons = [e.get("ResourceStatusReason", "") for e in h.events(sandbox, "s")]
     assert any("NoSuchEntity" in r and f"Scope ARN: {missing} does not exist" in r for r in reasons), reasons
+
+
+# --- what a role may do (role_allows, A77) ---------------------------------------------------------------
+
+DMS_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "dms.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+OBJECT = "arn:aws:s3:::lake/raw/app/users/"
+
+
+def _role(sb, name: str, *statements: dict, boundary: dict | None = None) -> str:
+    iam = sb.client("iam")
+    extra = {}
+    if boundary is not None:
+        extra["PermissionsBoundary"] = iam.create_policy(
+            PolicyName=f"{name}-boundary", PolicyDocument=json.dumps(boundary))["Policy"]["Arn"]
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(DMS_TRUST), **extra)["Role"]["Arn"]
+    if statements:
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": list(statements)}))
+    return arn
+
+
+def _allow(action, resource="arn:aws:s3:::lake/*", **extra) -> dict:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def test_role_allows_reads_the_roles_policies(sandbox):
+    from dmsctl.sandbox.iam_rules import role_allows
+
+    assert role_allows(_role(sandbox, "writes", _allow(["s3:PutObject"])), "s3:PutObject", OBJECT)
+    assert not role_allows(_role(sandbox, "no-delete", _allow(["s3:PutObject"])), "s3:DeleteObject", OBJECT)
+    assert role_allows(_role(sandbox, "wildcard", _allow("s3:*Object")), "s3:DeleteObject", OBJECT)
+    assert not role_allows(_role(sandbox, "other-bucket", _allow("s3:*", "arn:aws:s3:::other/*")),
+                           "s3:DeleteObject", OBJECT)
+    denied = _role(sandbox, "denied", _allow("s3:*"), {"Effect": "Deny", "Action": "s3:DeleteObject",
+                                                        "Resource": "*"})
+    assert not role_allows(denied, "s3:DeleteObject", OBJECT) and role_allows(denied, "s3:PutObject", OBJECT)
+    assert not role_allows(_role(sandbox, "conditional", _allow("s3:*", Condition={"Bool": {
+        "aws:SecureTransport": "true"}})), "s3:DeleteObject", OBJECT)  # not evaluated: grants nothing here
+    assert not role_allows(f"arn:aws:iam::{ACCOUNT}:role/absent", "s3:PutObject", OBJECT)
+    assert not role_allows(None, "s3:PutObject", OBJECT)
+
+
+def test_role_allows_is_limited_by_the_permissions_boundary(sandbox):
+    from dmsctl.sandbox.iam_rules import role_allows
+
+    bounded = _role(sandbox, "bounded", _allow("s3:*"), boundary={"Version": "2012-10-17", "Statement": [
+        _allow("s3:PutObject", "*")]})
+    assert role_allows(bounded, "s3:PutObject", OBJECT) and not role_allows(bounded, "s3:DeleteObject", OBJECT)

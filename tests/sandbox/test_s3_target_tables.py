@@ -3,7 +3,7 @@
 Sources: DMS User Guide, "Using Amazon S3 as a target" ("For each source table that contains records, AWS
 DMS creates a folder under the specified target folder (if the source table is not empty)"), "Task settings
 for change processing DDL handling" (HandleSourceTableTruncated: truncate the target table when the source
-table is truncated). Assumptions: A64, A65 in docs/ASSUMPTIONS.md.
+table is truncated). Assumptions: A64, A65, A77 in docs/ASSUMPTIONS.md.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ def _soon(sb):
     return sb.clock.now() + timedelta(seconds=1)
 
 
-def _deploy(sb, truncate: bool | None) -> None:
+def _deploy(sb, truncate: bool | None, deletes: bool = True) -> None:
     settings = None
     if truncate is not None:
         settings = json.dumps({"ChangeProcessingDdlHandlingPolicy": {"HandleSourceTableTruncated": truncate}})
-    assert h.create_stack(sb, "dmsctl-base", t.body(t.base_template())) == "CREATE_COMPLETE"
+    assert h.create_stack(sb, "dmsctl-base", t.body(t.base_template(deletes=deletes))) == "CREATE_COMPLETE"
     team = t.team_template({TASK: t.mappings("app.users", "app.orders")}, task_settings=settings)
     assert h.create_stack(sb, "dmsctl-team-a", t.body(team)) == "CREATE_COMPLETE"
     h.connect_all(sb)
@@ -88,3 +88,27 @@ def test_the_server_default_truncates_too(sandbox):
     _loaded_with_a_cdc_file(sandbox)
     _truncate_then_batch(sandbox)
     assert sandbox.deletions
+
+
+def test_a_truncate_the_role_may_not_delete_suspends_the_table(sandbox):
+    """HandleSourceTableTruncated true, but the endpoint's role has no s3:DeleteObject (as dmsctl's role): DMS
+    cannot remove the files, so it suspends the table (Table error) and applies none of its changes any more;
+    the other tables and the task go on."""
+    _deploy(sandbox, True, deletes=False)
+    before = _loaded_with_a_cdc_file(sandbox)
+    _truncate_then_batch(sandbox)
+    sandbox.record_changes("team-a-source", "app", "orders", inserts=3, at=_soon(sandbox))
+    sandbox.record_changes("team-a-source", "app", "users", inserts=3, at=_soon(sandbox))
+    sandbox.clock.advance(600)
+    assert sandbox.s3_keys(t.BUCKET, USERS) == before and sandbox.deletions == []
+    stats = h.table_stats(sandbox, TASK)
+    assert stats["app.users"]["TableState"] == "Table error"
+    assert stats["app.orders"]["TableState"] == "Table completed"
+    assert len(sandbox.s3_keys(t.BUCKET, "raw/data/orders_v1/")) == 2  # its load file and the new batch
+    task = h.task(sandbox, TASK)
+    assert task["Status"] == "running" and task["ReplicationTaskStats"]["TablesErrored"] == 1
+    h.stop(sandbox, TASK)  # resumed, the suspended table stays suspended
+    h.wait_status(sandbox, TASK, "stopped")
+    h.start(sandbox, TASK, "resume-processing")
+    h.wait_status(sandbox, TASK, "running")
+    assert h.table_stats(sandbox, TASK)["app.users"]["TableState"] == "Table error"

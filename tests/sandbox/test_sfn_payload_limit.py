@@ -3,7 +3,8 @@
 Sources: Step Functions Developer Guide, "Step Functions service quotas" (262,144 bytes: the maximum
 input or output size for a task, state or execution, as a UTF-8 encoded string) and "Error handling"
 (States.DataLimitExceeded: a connector's output, a state's output, or a state's input after Parameters
-larger than the quota; a terminal error States.ALL does not catch).
+larger than the quota; a terminal error States.ALL does not catch; States.Runtime: not retriable, it always
+fails the execution, and a Retry or Catch on States.ALL does not catch it).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ PUT = "arn:aws:states:::aws-sdk:s3:putObject"
 BUCKET = "lake"
 
 
-def _run(sb, definition: dict, payload: dict | None = None) -> dict:
+def _run(sb, definition: dict, payload: dict | None = None, name: str = "limits") -> dict:
     sfn = sb.client("stepfunctions")
-    machine = sfn.create_state_machine(name="limits", definition=json.dumps(definition),
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition),
                                        roleArn=ROLE_ARN)["stateMachineArn"]
     arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload or {}))["executionArn"]
     deadline = time.monotonic() + 60
@@ -86,3 +87,31 @@ def test_a_task_input_under_the_quota_is_called(sandbox):
     run = _run(sandbox, definition, {"half": "x" * 100_000})
     assert run["status"] == "SUCCEEDED", run.get("cause")
     assert "fits" in sandbox.s3_keys(BUCKET, "")
+
+
+def _missing_path(errors: list[str]) -> dict:
+    """A Parameters JSONPath absent from the input: States.Runtime."""
+    return {"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": PUT, "End": True, "ResultPath": None,
+                "Parameters": {"Bucket": BUCKET, "Key": "k", "Body.$": "$.absent"},
+                "Retry": [{"ErrorEquals": errors, "MaxAttempts": 1, "IntervalSeconds": 1}],
+                "Catch": [{"ErrorEquals": errors, "ResultPath": "$.failure", "Next": "Caught"}]},
+        "Caught": {"Type": "Pass", "End": True}}}
+
+
+def test_a_runtime_error_is_caught_by_nothing(sandbox):
+    sandbox.put_s3_object(BUCKET, "seed")
+    for errors in (["States.ALL"], ["States.Runtime"], ["States.TaskFailed"]):
+        run = _run(sandbox, _missing_path(errors), name=f"runtime-{errors[0].replace('.', '-')}")
+        assert run["status"] == "FAILED", errors
+        assert run["error"] == "States.Runtime" and "$.absent" in run["cause"]
+
+
+def test_other_errors_are_still_caught_by_states_all(sandbox):
+    """Only the terminal errors are exempt: a task failure (a bucket that does not exist) is caught."""
+    definition = _missing_path(["States.ALL"])
+    definition["States"]["Put"]["Parameters"] = {"Bucket": "no-such-bucket", "Key": "k", "Body": "x"}
+    del definition["States"]["Put"]["Retry"]
+    run = _run(sandbox, definition)
+    assert run["status"] == "SUCCEEDED", run.get("cause")
+    assert "NoSuchBucket" in json.loads(run["output"])["failure"]["Error"]
