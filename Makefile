@@ -16,9 +16,9 @@ $(BIN)/dmsctl: pyproject.toml
 demo: $(BIN)/dmsctl
 	$(BIN)/dmsctl sandbox demo --env $(ENV)
 
-## test: the whole test suite (what CI runs)
+## test: the whole test suite (what CI runs), one pytest worker per core (pytest-xdist)
 test: $(BIN)/dmsctl
-	$(BIN)/python -m pytest; rc=$$?; \
+	$(BIN)/python -m pytest -n auto; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing" >&2; exit 1; fi; exit $$rc
 
 ## golden: regenerate golden files after an intended output change, then review the diff

@@ -202,14 +202,15 @@ def diff_task(task: CompiledTask | None, deployed: dict[str, Any] | None, live: 
         if deployed.get(prop) != new_props.get(prop):
             reasons.append(f"{prop} changes ({names.ref(deployed.get(prop))} -> {names.ref(new_props.get(prop))})")
             replace = True
-    for lid in sorted(_refs(new_props) & replaced_resources):
+    refs = _refs(new_props) if replaced_resources or changed_resources else set()
+    for lid in sorted(refs & replaced_resources):
         reasons.append(f"{names.resources.get(lid, lid)} is replaced, so its new ARN changes the task")
         replace = True
-    for export in sorted(_imports(new_props) & set(replaced_exports)):
+    for export in sorted(_imports(new_props) & set(replaced_exports) if replaced_exports else ()):
         reasons.append(f"{replaced_exports[export]} is replaced, so its new ARN changes the task")
         replace = True
     if not replace:
-        for lid in sorted(_refs(new_props) & changed_resources):
+        for lid in sorted(refs & changed_resources):
             reasons.append(f"{names.resources.get(lid, lid)} changes (the task is stopped while it does)")
     payload = ("TableMappings", "ReplicationTaskSettings")
     values = property_changes(TASK_TYPE, deployed, new_props, names, skip=payload)

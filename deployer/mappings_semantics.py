@@ -137,6 +137,8 @@ def mappings_equal(a: Doc, b: Doc) -> bool:
     if isinstance(a, str) and a == b:
         return True  # the common case: nothing changed, no parsing needed
     (pa, plain_a), (pb, plain_b) = _parse_plain(a), _parse_plain(b)
+    if plain_a and plain_b and pa == pb:
+        return True  # the same JSON values, written differently (DMS re-serializes: A9)
     ia, ib = _by_id(pa.get("rules", [])), _by_id(pb.get("rules", []))
     if ia is None or ib is None:
         return normalize_mappings(pa) == normalize_mappings(pb)
@@ -202,7 +204,7 @@ def settings_subset(wanted: Doc, live: Doc) -> list[str]:
                 if k not in lv:
                     if v not in (None, [], {}):
                         diffs.append(".".join(path + (k,)))
-                else:
+                elif v != lv[k]:  # equal values differ in no branch below: only unequal ones are walked
                     walk(v, lv[k], path + (k,))
         elif path == ("Logging", "LogComponents") and _components(w) is not None \
                 and (lv is None or _components(lv) is not None):
