@@ -152,8 +152,8 @@ def plan_profile(url: str, config_dir: Path, top: int = 5) -> dict:
 def _needs_statistics_bound(sb, task_id: str, tables: int) -> list[int]:
     """The changed task needs its table statistics when DMS counts a table of it loading or queued
     (it is stopped; a table is added: no reload, no removal). Read from the sandbox, not the planner."""
-    row = next(t for t in sb.client("dms").describe_replication_tasks()["ReplicationTasks"]
-               if t["ReplicationTaskIdentifier"] == task_id)
+    [row] = sb.client("dms").describe_replication_tasks(
+        Filters=[{"Name": "replication-task-id", "Values": [task_id]}], WithoutSettings=True)["ReplicationTasks"]
     stats = row.get("ReplicationTaskStats") or {}
     return [tables] if stats.get("TablesLoading", 1) + stats.get("TablesQueued", 1) > 0 else []
 

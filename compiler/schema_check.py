@@ -17,15 +17,17 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError, validators
-from referencing import Registry, Resource
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from dmsctl.compiler.data import schemas_dir
 from dmsctl.compiler.diagnostics import Diagnostic
 from dmsctl.compiler.fast_schema import canonical, checker
 from dmsctl.compiler.yamlsource import SourceDoc
+
+if TYPE_CHECKING:  # jsonschema is imported on first need: a valid tree never needs it (the fast check says so)
+    from jsonschema import ValidationError
+    from referencing import Registry
 
 SCHEMA_DIR = schemas_dir()
 SCHEMA_FILES = {"base": "base.schema.json", "team": "team.schema.json", "settings": "task-settings.schema.json",
@@ -54,34 +56,47 @@ def ecma_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-class DuplicateItem(ValidationError):
-    """A uniqueItems failure at the second copy; `first` is the index of the first one."""
-
-    def __init__(self, message: str, index: int, first: int):
-        super().__init__(message, path=(index,))
-        self.first = first
-
-
 _canonical = canonical  # one JSON-equality form, shared with the fast check
 
 
-def _pattern(validator: Any, patrn: str, instance: object, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
-    if validator.is_type(instance, "string") and not ecma_pattern(patrn).search(str(instance)):
-        yield ValidationError("does not have the required form")
+@cache
+def _machinery() -> SimpleNamespace:
+    """jsonschema's validator, extended with ECMA-262 patterns and a linear-time uniqueItems, and the error
+    type of a duplicate; built on first use (importing jsonschema costs about a tenth of a second)."""
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    class DuplicateItem(ValidationError):
+        """A uniqueItems failure at the second copy; `first` is the index of the first one."""
+
+        def __init__(self, message: str, index: int, first: int):
+            super().__init__(message, path=(index,))
+            self.first = first
+
+    def pattern(validator: Any, patrn: str, instance: object, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+        if validator.is_type(instance, "string") and not ecma_pattern(patrn).search(str(instance)):
+            yield ValidationError("does not have the required form")
+
+    def unique_items(validator: Any, unique: bool, instance: object, schema: Mapping[str, Any]) \
+            -> Iterator[ValidationError]:
+        if not unique or not isinstance(instance, list):
+            return
+        seen: dict[object, int] = {}
+        for index, item in enumerate(instance):
+            first = seen.setdefault(_canonical(item), index)
+            if first != index:
+                yield DuplicateItem("is listed twice", index, first)
+
+    extended = validators.extend(Draft202012Validator, {"pattern": pattern, "uniqueItems": unique_items})
+    return SimpleNamespace(Validator=extended, DuplicateItem=DuplicateItem, Draft202012Validator=Draft202012Validator)
 
 
-def _unique_items(validator: Any, unique: bool, instance: object, schema: Mapping[str, Any]) \
-        -> Iterator[ValidationError]:
-    if not unique or not isinstance(instance, list):
-        return
-    seen: dict[object, int] = {}
-    for index, item in enumerate(instance):
-        first = seen.setdefault(_canonical(item), index)
-        if first != index:
-            yield DuplicateItem("is listed twice", index, first)
-
-
-_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern, "uniqueItems": _unique_items})
+def __getattr__(name: str) -> Any:
+    """`_Validator` and `DuplicateItem` as module attributes, built on first use (PEP 562)."""
+    if name == "_Validator":
+        return _machinery().Validator
+    if name == "DuplicateItem":
+        return _machinery().DuplicateItem
+    raise AttributeError(name)
 
 
 def _schema(kind: str) -> dict[str, Any]:
@@ -90,6 +105,8 @@ def _schema(kind: str) -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry:
+    from referencing import Registry, Resource
+
     resources = []
     for kind, filename in SCHEMA_FILES.items():
         contents = _schema(kind)
@@ -103,8 +120,9 @@ def _registry() -> Registry:
 def validator(kind: str) -> Any:
     """The validator of one schema: "base", "team" or "settings" (ReplicationTaskSettings)."""
     schema = _schema(kind)
-    Draft202012Validator.check_schema(schema)
-    return _Validator(schema, registry=_registry())
+    machinery = _machinery()
+    machinery.Draft202012Validator.check_schema(schema)
+    return machinery.Validator(schema, registry=_registry())
 
 
 # --- words for values and rules ---------------------------------------------------------------------------
@@ -278,7 +296,7 @@ def _diagnostics(doc: SourceDoc, error: ValidationError, kind: str) -> list[Diag
         pos = doc.key_pos(path + (bad,)) if isinstance(bad, str) else doc.pos(path)
         name = f"'{visible(bad)}'" if isinstance(bad, str) else show(bad)
         return [Diagnostic.at("E104", f"invalid name {name} in {where}: {_rule(error)}", pos)]
-    if isinstance(error, DuplicateItem):
+    if isinstance(error, _machinery().DuplicateItem):
         first = doc.pos(path[:-1] + (error.first,))
         index = path[-1]
         item = instance[index] if isinstance(instance, list) and isinstance(index, int) else instance

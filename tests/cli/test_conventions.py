@@ -91,6 +91,22 @@ def test_help_and_version_import_neither_boto3_nor_the_compiler():
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_validating_a_valid_tree_does_not_import_jsonschema(tmp_path):
+    """jsonschema only words the errors of an invalid file (the fast check decides validity): a valid tree
+    never pays its import; an invalid one does, and gets jsonschema's positioned messages."""
+    config = write_tree(tmp_path)
+    code = ("import sys\nfrom dmsctl.deployer.cli.main import cli\n"
+            "try:\n    cli.main(sys.argv[1:], prog_name='dmsctl')\nexcept SystemExit as e:\n    code = e.code\n"
+            "print(code, 'jsonschema' in sys.modules)")
+    args = [sys.executable, "-c", code, "--config-dir", str(config), "validate", "--no-lint"]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert proc.stdout.strip().splitlines()[-1] == "0 False", proc.stdout + proc.stderr
+    team = next((config / "teams").glob("*.yaml"))
+    team.write_text(team.read_text() + "unknown_field: 1\n")
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert proc.stdout.strip().splitlines()[-1] == "1 True" and "E103" in proc.stdout + proc.stderr
+
+
 # -- config discovery -------------------------------------------------------------------------------------
 def test_config_is_found_from_any_folder_below_the_repository(tmp_path, monkeypatch):
     config = write_tree(tmp_path)
