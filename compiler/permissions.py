@@ -188,8 +188,7 @@ def _grant(scope: Scope, action: str) -> tuple[tuple[str, ...], str] | None:
         return tuple(scope.account_wide(service)), ""
     own = scope.own(service)
     if own is None:
-        raise PermissionGap(f"{action}: no resources of {service} are scoped for this prefix; add a rule to "
-                            "compiler/permissions.py EXCEPTIONS")
+        raise PermissionGap(f"{action}: no resources of {service} are scoped for this prefix")
     return tuple(own), how if how in (BOUNDARY, PASS) else ""
 
 
@@ -219,11 +218,18 @@ def guard_statements(scope: Scope) -> list[dict]:
 def service_role_statements(scope: Scope, resource_types=RESOURCE_TYPES) -> list[dict]:
     """The CloudFormation service role's policy: allows derived from the handler permissions, then the guards."""
     groups: dict[tuple[tuple[str, ...], str], set[str]] = {}
+    gaps: set[str] = set()
     for resource_type in resource_types:
-        for action in handler_permissions(resource_type):
-            grant = _grant(scope, action)
+        for action in sorted(handler_permissions(resource_type)):
+            try:
+                grant = _grant(scope, action)
+            except PermissionGap as gap:
+                gaps.add(str(gap))
+                continue
             if grant is not None:
                 groups.setdefault(grant, set()).add(action)
+    if gaps:  # every gap at once, in a stable order (a frozenset's order changes with the hash seed)
+        raise PermissionGap("; ".join(sorted(gaps)) + "; add a rule for each to compiler/permissions.py EXCEPTIONS")
     statements = []
     for (resources, kind), actions in sorted(groups.items(), key=lambda g: (sorted(g[1])[0], g[0])):
         service = sorted(actions)[0].split(":")[0].capitalize()

@@ -148,6 +148,16 @@ def test_a_type_with_a_service_nobody_scoped_is_a_gap(compiled):
         perms.service_role_statements(scope, ("AWS::Lambda::Function",))
 
 
+def test_every_gap_is_named_at_once_in_a_stable_order(compiled):
+    scope, _ = _service_role(compiled[0])
+    with pytest.raises(perms.PermissionGap) as raised:
+        perms.service_role_statements(scope, ("AWS::SQS::Queue", "AWS::Lambda::Function"))
+    *gaps, advice = str(raised.value).split("; ")
+    assert advice == "add a rule for each to compiler/permissions.py EXCEPTIONS"
+    assert gaps == sorted(gaps) and len(gaps) == len(set(gaps))
+    assert any(g.startswith("lambda:") for g in gaps) and any(g.startswith("sqs:") for g in gaps)
+
+
 def test_left_out_permissions_are_refused(compiled):
     scope, statements = _service_role(compiled[0])
     role = naming.role_arn(scope.account, f"{scope.prefix}-base-DataLakeRole-X")
