@@ -36,21 +36,16 @@ class BoundaryNotFound(NoSuchEntity):
 
 def trusts(document: str, service: str) -> bool:
     """Does the trust policy allow the service principal to assume the role?"""
-    doc = json.loads(unquote(document)) if document else {}
-    statements = doc.get("Statement", [])
-    for s in statements if isinstance(statements, list) else [statements]:
-        actions = s.get("Action", [])
+    for s in _statements(document):
         principal = s.get("Principal")
-        services = principal.get("Service", []) if isinstance(principal, dict) else []
-        actions = [actions] if isinstance(actions, str) else actions
-        services = [services] if isinstance(services, str) else services
-        if s.get("Effect") == "Allow" and "sts:AssumeRole" in actions and service in services:
+        services = _listed(principal.get("Service")) if isinstance(principal, dict) else []
+        if s.get("Effect") == "Allow" and "sts:AssumeRole" in _listed(s.get("Action")) and service in services:
             return True
     return False
 
 
 def _statements(document: Any) -> list[dict]:
-    doc = json.loads(unquote(document)) if isinstance(document, str) else (document or {})
+    doc = json.loads(unquote(document)) if isinstance(document, str) and document else (document or {})
     statements = doc.get("Statement", [])
     return statements if isinstance(statements, list) else [statements]
 
