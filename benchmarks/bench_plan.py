@@ -19,6 +19,7 @@ from benchmarks import child
 from benchmarks.bench_compile import slope
 from benchmarks.generate import dump, generate, team_doc
 from dmsctl.compiler.build import compile_tree
+from dmsctl.deployer import mappings_semantics
 from dmsctl.deployer.gateway import Gateway
 from dmsctl.deployer.live import STATS_PAGE, TASK_PAGE
 from dmsctl.deployer.planner import make_plan
@@ -89,7 +90,9 @@ def plan_once(url: str, result, gw: Gateway | None = None) -> tuple[object, Coun
 
 def uncached(result):
     """The compile result as `compile_tree` returns it, without what an earlier plan cached on it (each
-    stack's parsed template): every timed plan pays what the one plan of a `dmsctl plan` run pays."""
+    stack's parsed template, the settings comparisons): every timed plan pays what the one plan of a
+    `dmsctl plan` run pays."""
+    mappings_semantics.clear_memo()
     tree = dataclasses.replace(result.tree, stacks=tuple(dataclasses.replace(s) for s in result.tree.stacks))
     return dataclasses.replace(result, tree=tree)
 

@@ -10,6 +10,8 @@
 - Every wait (`poll`), from any thread, goes through one poller, which reads what several waits share
   once a round (the tasks of stacks deploying in parallel), so `--parallel` does not multiply calls.
 - Where to send requests is ordinary boto3 configuration: `endpoint_url`, or AWS_ENDPOINT_URL.
+- Timestamps in responses are parsed to UTC datetimes (`utc_timestamp`): botocore's default converts
+  each to the local zone through dateutil, a third of the CPU of reading 600 task descriptions.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.session
+import botocore.utils
 
 from dmsctl.deployer.errors import AwsError, ReadOnlyViolation
 
@@ -44,6 +49,24 @@ def _never_failed(_result: object) -> str | None:
     return None
 
 
+def utc_timestamp(value: object) -> datetime:
+    """A response timestamp as an aware UTC datetime: epoch seconds (the JSON protocols: DMS, Step
+    Functions) and ISO 8601 (the query protocols: CloudFormation) directly, anything else (RFC 822)
+    by botocore's own parser. The same instant as botocore's default gives, in UTC rather than the
+    machine's zone (nothing in dmsctl reads the zone)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    fallback: datetime = botocore.utils.parse_timestamp(value)
+    return fallback.astimezone(UTC)
+
+
 def is_read(operation: str) -> bool:
     return operation.startswith(READ_PREFIXES) or operation in READ_OPERATIONS
 
@@ -59,8 +82,10 @@ class Gateway:
         self.calls: Counter[str] = Counter()
         self._endpoint_url = endpoint_url
         self._max_attempts = max_attempts
+        core = botocore.session.get_session()
+        core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)
         try:
-            self._session = boto3.session.Session(region_name=region, profile_name=profile)
+            self._session = boto3.session.Session(botocore_session=core, region_name=region, profile_name=profile)
         except botocore.exceptions.ProfileNotFound:
             raise AwsError(f"AWS profile {profile!r} not found: check --profile / AWS_PROFILE against "
                            "~/.aws/config (or AWS_CONFIG_FILE)") from None

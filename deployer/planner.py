@@ -21,6 +21,7 @@ from dmsctl.deployer import handover, prerequisites
 from dmsctl.deployer import plan as P
 from dmsctl.deployer.diff import _tasks_in, diff, exported_resources, exports_of, imports_of, moved_away
 from dmsctl.deployer.gateway import Gateway
+from dmsctl.deployer.gc_pause import cyclic_gc_paused
 from dmsctl.deployer.impact import reload_counts, with_impacts
 from dmsctl.deployer.live import LiveState, LiveTask, TableStat, prefixes_with_objects, read_live, read_table_stats
 from dmsctl.deployer.slots import slot_checks
@@ -373,6 +374,13 @@ def _summary(changes: tuple[P.StackChange, ...], steps: tuple[P.Step, ...]) -> P
 
 
 def make_plan(result: CompileResult, gw: Gateway, flags: C.Flags = C.Flags()) -> Planned:
+    """The plan of `result` against the account `gw` reads (read-only calls only). The cyclic garbage
+    collector is paused meanwhile (deployer/gc_pause.py: a plan allocates much and makes no cycles)."""
+    with cyclic_gc_paused():
+        return _make_plan(result, gw, flags)
+
+
+def _make_plan(result: CompileResult, gw: Gateway, flags: C.Flags) -> Planned:
     compiled = result.tree
     if compiled is None or result.config is None:
         raise ValueError("make_plan needs a compiled tree; report the compile diagnostics instead")

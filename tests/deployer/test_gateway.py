@@ -97,3 +97,36 @@ def test_only_the_gateway_imports_boto3():
             if any(n.split(".")[0] in ("boto3", "botocore") for n in names):
                 offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
+
+
+def test_response_timestamps_are_utc_datetimes_of_the_same_instant():
+    from datetime import UTC, datetime
+
+    import botocore.utils
+
+    from dmsctl.deployer.gateway import utc_timestamp
+
+    epoch = 1764547200.25  # the JSON protocols (DMS) send epoch seconds
+    assert utc_timestamp(epoch) == datetime(2025, 12, 1, 0, 0, 0, 250000, tzinfo=UTC)
+    assert utc_timestamp(epoch).tzinfo is UTC
+    for text in ("2025-12-01T00:00:00.250Z", "2025-12-01T01:00:00.250+01:00",  # CloudFormation: ISO 8601
+                 "Mon, 01 Dec 2025 00:00:00 GMT"):  # RFC 822: botocore's own parser
+        parsed = utc_timestamp(text)
+        assert parsed == botocore.utils.parse_timestamp(text), text
+        assert parsed.utcoffset().total_seconds() == 0, text
+
+
+def test_clients_parse_timestamps_with_the_utc_parser(aws):
+    """What a DMS/CloudFormation response carries arrives through utc_timestamp (UTC), not botocore's
+    local-zone default."""
+    gw = Gateway("eu-west-1", read_only=False)
+    gw.call("cloudformation", "create_stack", StackName="s", TemplateBody=json_template())
+    [stack] = gw.call("cloudformation", "describe_stacks", StackName="s")["Stacks"]
+    assert stack["CreationTime"].utcoffset().total_seconds() == 0
+    assert stack["CreationTime"].tzname() == "UTC"
+
+
+def json_template() -> str:
+    import json
+
+    return json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})

@@ -38,3 +38,11 @@ def test_a_component_missing_from_one_side_is_at_the_default_severity():
     assert settings_subset(live, WANTED) == []
     debug = {"Logging": {"LogComponents": [{"Id": "IO", "Severity": "LOGGER_SEVERITY_DEBUG"}]}}
     assert settings_subset(debug, WANTED) == ["Logging.LogComponents.IO"]
+
+
+def test_texts_compared_once_give_what_the_documents_give():
+    changed = _live({"ChangeProcessingTuning": {"BatchApplyTimeoutMax": 300}})
+    as_text = settings_subset(json.dumps(WANTED), changed)
+    assert as_text == settings_subset(WANTED, json.loads(changed)) == ["ChangeProcessingTuning.BatchApplyTimeoutMax"]
+    as_text.append("mutated by a caller")  # the memo hands out copies
+    assert settings_subset(json.dumps(WANTED), changed) == ["ChangeProcessingTuning.BatchApplyTimeoutMax"]
