@@ -105,6 +105,7 @@ def _size(proc: SandboxProcess, work: Path, n: int, args) -> dict:
         "tasks_per_team": args.tasks,
         "tables_per_team": args.tables,
         "compile": child.run("compile", before_dir, args.repeat),
+        "compile_warm": child.run("compile-warm", before_dir, after_dir, args.repeat),
     }
     say("cfn-lint")
     entry["lint"] = child.run("lint", before_dir, after_dir)

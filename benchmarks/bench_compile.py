@@ -48,6 +48,49 @@ def compile_time(config_dir: Path, repeat: int) -> dict:
     }
 
 
+def compile_warm_time(before: Path, after: Path, repeat: int) -> dict:
+    """The compile of a pull request's CI run: the compile cache (compiler/cache.py) is the one the last
+    compile of `before` left (restored from main), and one team changed (`after`'s files that differ).
+    Per repetition: a fresh cache filled by compiling `before` at a fixed path (as a checkout is; its
+    CPU is the cold-cache cost), then `after`'s changed files copied over it and the tree compiled again,
+    timed. Also counts the entries that compile found (hits) and made anew (misses)."""
+    import shutil
+
+    from dmsctl.compiler.cache import CompileCache
+
+    changed = [f.relative_to(after) for f in sorted(after.rglob("*.yaml"))
+               if not (before / f.relative_to(after)).is_file()
+               or (before / f.relative_to(after)).read_bytes() != f.read_bytes()]
+    cold, cpu, times = [], [], []
+    with tempfile.TemporaryDirectory(prefix="dmsctl-bench-compile-") as tmp:
+        work = Path(tmp) / "configs"
+        for i in range(repeat):
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(before, work)
+            folder = Path(tmp) / f"cache-{i}"
+            c0 = time.process_time()
+            compile_tree(work, "staging", cache=CompileCache(folder))
+            cold.append(time.process_time() - c0)
+            for rel in changed:
+                shutil.copyfile(after / rel, work / rel)
+            cache = CompileCache(folder)
+            t0, c0 = time.perf_counter(), time.process_time()
+            result = compile_tree(work, "staging", cache=cache)
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+            if result.tree is None:
+                raise RuntimeError(f"{after} does not compile: {[str(d) for d in result.diagnostics][:3]}")
+    return {
+        "cpu_seconds": round(statistics.median(cpu), 3),
+        "seconds": round(statistics.median(times), 3),
+        "cold_cache_cpu_seconds": round(statistics.median(cold), 3),
+        "cpu_runs": [round(c, 3) for c in cpu],
+        "changed_files": [str(r) for r in changed],
+        "hits": cache.hits,
+        "misses": cache.misses,
+    }
+
+
 def lint_time(before: Path, after: Path) -> dict:
     """cfn-lint every template with an empty cache, then the tree after a one-team change with the
     same cache: only templates whose content changed may be linted again (Linter counters)."""

@@ -31,6 +31,8 @@ def _measure(kind: str, args: list[str]) -> dict:
 
     if kind == "compile":
         return bench_compile.compile_time(Path(args[0]), int(args[1]))
+    if kind == "compile-warm":
+        return bench_compile.compile_warm_time(Path(args[0]), Path(args[1]), int(args[2]))
     if kind == "lint":
         return bench_compile.lint_time(Path(args[0]), Path(args[1]))
     if kind == "plan":

@@ -57,13 +57,7 @@ def _size_targets(res: dict, sizes: list[dict]) -> list[dict]:
             cpu <= PLAN_CPU_LIMIT_S,
             "median process CPU seconds of make_plan after the first plan (compile excluded)",
         ),
-        _target(
-            f"compile + validate CPU, no cfn-lint ({label})",
-            big["compile"]["cpu_seconds"],
-            f"<= {COMPILE_CPU_LIMIT_S:g} s",
-            big["compile"]["cpu_seconds"] <= COMPILE_CPU_LIMIT_S,
-            f"median of warm runs; wall {big['compile']['seconds']} s",
-        ),
+        _compile_target(big, label),
         *_compile_targets(res, sizes),
         _target(
             "cfn-lint re-runs only changed templates (every size)",
@@ -111,6 +105,26 @@ def _apply_targets(apply_: dict) -> list[dict]:
             f"{outage - floor:+.1f} s over it",
         ),
     ]
+
+
+def _compile_target(big: dict, label: str) -> dict:
+    """Compile + validate after a one-team change with the compile cache the previous compile left (a
+    pull request's CI run): judged; the compile from nothing is reported beside it."""
+    warm, cold = big.get("compile_warm"), big["compile"]
+    if warm is None:  # a results file from before the compile cache
+        return _target(f"compile + validate CPU, no cfn-lint ({label})", cold["cpu_seconds"],
+                       f"<= {COMPILE_CPU_LIMIT_S:g} s", cold["cpu_seconds"] <= COMPILE_CPU_LIMIT_S,
+                       "without a compile cache")
+    misses = warm["misses"]
+    return _target(
+        f"compile + validate CPU after a one-team change, no cfn-lint ({label})",
+        warm["cpu_seconds"],
+        f"<= {COMPILE_CPU_LIMIT_S:g} s",
+        warm["cpu_seconds"] <= COMPILE_CPU_LIMIT_S and misses.get("stacks", 0) == 1,
+        f"compile cache of the previous compile: {misses.get('parse', 0)} file(s) parsed and "
+        f"{misses.get('stacks', 0)} team(s) rendered anew; from nothing {cold['cpu_seconds']} s, "
+        f"filling an empty cache {warm['cold_cache_cpu_seconds']} s",
+    )
 
 
 def _compile_targets(res: dict, sizes: list[dict]) -> list[dict]:
@@ -189,6 +203,7 @@ def markdown(res: dict) -> str:
                     "tasks",
                     "tables",
                     "compile s (cpu)",
+                    "compile, 1 team changed, cached: cpu s",
                     "cfn-lint cold s (linted)",
                     "cfn-lint warm s (linted)",
                     "seed s",
@@ -199,7 +214,7 @@ def markdown(res: dict) -> str:
                     "plan cpu s (first / median)",
                 ]
             ),
-            _row(["---:"] * 12),
+            _row(["---:"] * 13),
         ]
         for s in res["sizes"]:
             p, lint = s["plan"], s["lint"]
@@ -210,6 +225,7 @@ def markdown(res: dict) -> str:
                         s["tasks"],
                         s["tables"],
                         f"{s['compile']['seconds']} ({s['compile']['cpu_seconds']})",
+                        s.get("compile_warm", {}).get("cpu_seconds", "-"),
                         f"{lint['cold_seconds']} ({lint['cold_linted']})",
                         f"{lint['warm_seconds']} ({lint['warm_linted']})",
                         s["setup"]["seconds"],

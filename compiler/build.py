@@ -19,6 +19,7 @@ from typing import Any
 
 from dmsctl.compiler import limits, naming
 from dmsctl.compiler.acknowledgements import FileAcknowledgement
+from dmsctl.compiler.cache import CompileCache
 from dmsctl.compiler.checks import check_tree, output_prefix
 from dmsctl.compiler.config import RawTree, read_tree, resolve
 from dmsctl.compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
@@ -112,6 +113,12 @@ class CompiledStack:
 
     def pretty(self) -> str:
         return json.dumps(self.template, sort_keys=True, indent=2) + "\n"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (the compile cache) without the parsed template: it is the body, parsed on first use."""
+        state = dict(self.__dict__)
+        state.pop("template", None)
+        return state
 
 
 @dataclass(frozen=True)
@@ -238,19 +245,12 @@ def _config_names(ctx: dict[str, Any]) -> tuple[CompiledResource, ...]:
     return tuple(sorted(out, key=lambda r: r.logical_id))
 
 
-def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnostic]]:
+Job = tuple[str, str, "Team | None", str, Callable[[], dict[str, Any]]]  # name, kind, team, template, context
+
+
+def _render(config: ConfigTree, jobs: list[Job]) -> tuple[list[CompiledStack], list[Diagnostic]]:
     diags: list[Diagnostic] = []
     stacks: list[CompiledStack] = []
-    prefix = config.base.resource_prefix
-    # (stack name, kind, its team (None: base), template, its context)
-    jobs: list[tuple[str, str, Team | None, str, Callable[[], dict[str, Any]]]] = [
-        (naming.base_stack(prefix), "base", None, "base.yaml.j2", partial(base_context, config))]
-    for team in config.teams:
-        jobs.append((naming.team_stack(prefix, team.name), "team", team, "team.yaml.j2",
-                     partial(team_context, config, team)))
-        for group in task_groups(team):
-            jobs.append((naming.task_stack(prefix, team.name, group), "tasks", team, "tasks.yaml.j2",
-                         partial(tasks_context, config, team, group)))
     for name, kind, owner, template_name, context in jobs:
         try:
             ctx = context()
@@ -267,13 +267,44 @@ def render_stacks(config: ConfigTree) -> tuple[list[CompiledStack], list[Diagnos
     return stacks, diags
 
 
-def compile_config(config: ConfigTree, linter: Linter | None = None) -> CompileResult:
+def render_stacks(config: ConfigTree, cache: CompileCache | None = None,
+                  keys: dict[str, str] | None = None) -> tuple[list[CompiledStack], list[Diagnostic],
+                                                              list[limits.StackStats]]:
+    """Every stack (base first, then per team its team stack and task stacks), its size statistics.
+    `keys`: team -> its compile-cache key (compile_tree makes them from the files: a config changed in
+    memory, as the planner's intermediate steps are, has none and is always rendered)."""
+    prefix = config.base.resource_prefix
+    stacks, diags = _render(config, [(naming.base_stack(prefix), "base", None, "base.yaml.j2",
+                                      partial(base_context, config))])
+    stats = [limits.stack_stats(s) for s in stacks]
+    for team in config.teams:
+        key = (keys or {}).get(team.name) if cache is not None else None
+        hit = cache.get("stacks", key) if cache is not None and key else None
+        if hit is not None:
+            team_stacks, team_stats = hit
+        else:
+            jobs: list[Job] = [(naming.team_stack(prefix, team.name), "team", team, "team.yaml.j2",
+                                partial(team_context, config, team))]
+            jobs += [(naming.task_stack(prefix, team.name, group), "tasks", team, "tasks.yaml.j2",
+                      partial(tasks_context, config, team, group)) for group in task_groups(team)]
+            team_stacks, team_diags = _render(config, jobs)
+            team_stats = [limits.stack_stats(s) for s in team_stacks]
+            diags += team_diags
+            if cache is not None and key and not team_diags:
+                cache.put("stacks", key, (team_stacks, team_stats))
+        stacks += team_stacks
+        stats += team_stats
+    return stacks, diags, stats
+
+
+def compile_config(config: ConfigTree, linter: Linter | None = None, cache: CompileCache | None = None,
+                   keys: dict[str, str] | None = None) -> CompileResult:
     diags = check_tree(config)
     if has_errors(diags):
         return CompileResult(diagnostics=tuple(sort_diagnostics(diags)))
-    stacks, render_diags = render_stacks(config)
+    stacks, render_diags, stack_stats = render_stacks(config, cache, keys)
     diags += render_diags
-    stats = tuple(limits.stack_stats(s) for s in stacks)
+    stats = tuple(stack_stats)
     for s in stats:
         diags += limits.check(s)
     if linter is not None:
@@ -286,9 +317,11 @@ def compile_config(config: ConfigTree, linter: Linter | None = None) -> CompileR
 
 
 def compile_tree(config_dir: Path, env: str | None = None, linter: Linter | None = None,
-                 raw: RawTree | None = None) -> CompileResult:
-    """Read, validate and compile `config_dir` for `env` (default: base.yaml's default_environment)."""
-    raw = raw or read_tree(Path(config_dir))
+                 raw: RawTree | None = None, cache: CompileCache | None = None) -> CompileResult:
+    """Read, validate and compile `config_dir` for `env` (default: base.yaml's default_environment).
+    With a `cache` (compiler/cache.py), unchanged files are not parsed again and unchanged teams not
+    rendered again; the result is the same (tests/compiler/test_compile_cache.py)."""
+    raw = raw or read_tree(Path(config_dir), cache)
     diags = list(raw.diagnostics)
     env = env or raw.default_environment()
     if env is None:
@@ -300,19 +333,32 @@ def compile_tree(config_dir: Path, env: str | None = None, linter: Linter | None
     if has_errors(diags):
         # Still check the files that did parse, so one run reports every error of the tree.
         return CompileResult(diagnostics=tuple(sort_diagnostics(diags + check_tree(config))))
-    result = compile_config(config, linter)
+    keys = _stack_keys(raw, env, cache) if cache is not None else None
+    result = compile_config(config, linter, cache, keys)
+    if cache is not None:
+        cache.prune()
     return CompileResult(diagnostics=tuple(sort_diagnostics(diags + list(result.diagnostics))), tree=result.tree,
                          stats=result.stats, config=config,
                          acknowledgements=tuple(a for a in raw.acknowledgements if a.env == env))
 
 
-def validate_all(config_dir: Path, linter: Linter | None = None) -> list[Diagnostic]:
+def _stack_keys(raw: RawTree, env: str, cache: CompileCache) -> dict[str, str]:
+    """team -> the cache key of its rendered stacks: the environment, the base file and the team file
+    (a team's stacks are a function of those: config.resolve_team, render.team_context)."""
+    base = raw.base
+    if base is None or not base.sha256:
+        return {}
+    return {doc.mapping()["team"]: cache.key("stacks", env, base.path, base.sha256, doc.path, doc.sha256)
+            for doc in raw.teams if doc.sha256}
+
+
+def validate_all(config_dir: Path, linter: Linter | None = None, cache: CompileCache | None = None) -> list[Diagnostic]:
     """Every diagnostic for every environment of the tree, deduplicated."""
-    raw = read_tree(Path(config_dir))
+    raw = read_tree(Path(config_dir), cache)
     envs = raw.environments or (None,)
     found: list[Diagnostic] = list(raw.diagnostics)
     for env in envs:
         if env is None:
             break
-        found += compile_tree(config_dir, env, linter, raw=raw).diagnostics
+        found += compile_tree(config_dir, env, linter, raw=raw, cache=cache).diagnostics
     return sort_diagnostics(found)

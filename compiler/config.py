@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dmsctl.compiler import acknowledgements
 from dmsctl.compiler.acknowledgements import FileAcknowledgement
+from dmsctl.compiler.cache import CompileCache
 from dmsctl.compiler.diagnostics import Diagnostic, Severity, has_errors
 from dmsctl.compiler.model import (
     BaseConfig,
@@ -65,15 +66,16 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def read_tree(config_dir: Path) -> RawTree:
-    """Parse and schema-check every file. Files with schema errors are kept out of `teams`."""
+def read_tree(config_dir: Path, cache: CompileCache | None = None) -> RawTree:
+    """Parse and schema-check every file. Files with schema errors are kept out of `teams`. With a
+    `cache`, a file whose bytes were parsed before is not parsed nor schema-checked again."""
     diags: list[Diagnostic] = []
     base_file = config_dir / "base.yaml"
     base: SourceDoc | None = None
     if not base_file.is_file():
         diags.append(Diagnostic("E106", f"no base.yaml in {display_path(config_dir)}", display_path(base_file)))
     else:
-        base = _parse(base_file, "base", diags)
+        base = _parse(base_file, "base", diags, cache)
     teams_dir = config_dir / "teams"
     team_files = sorted(teams_dir.glob("*.yaml")) + sorted(teams_dir.glob("*.yml")) if teams_dir.is_dir() else []
     if not team_files:
@@ -81,7 +83,7 @@ def read_tree(config_dir: Path) -> RawTree:
                                 display_path(teams_dir), severity=Severity.WARNING))
     teams = []
     for f in team_files:
-        doc = _parse(f, "team", diags)
+        doc = _parse(f, "team", diags, cache)
         if doc is not None:
             teams.append(doc)
     ack_file = config_dir / acknowledgements.FILE
@@ -126,15 +128,35 @@ def _one_file_per_team(docs: list[SourceDoc], diags: list[Diagnostic]) -> tuple[
     return tuple(d for d in docs if id(d) in kept_ids)
 
 
-def _parse(file: Path, kind: str, diags: list[Diagnostic]) -> SourceDoc | None:
-    try:
-        doc = load_yaml_file(file, display_path(file))
-    except YamlError as exc:
-        diags.extend(exc.diagnostics)
-        return None
-    found = check_schema(doc, kind)
+def _parse(file: Path, kind: str, diags: list[Diagnostic], cache: CompileCache | None = None) -> SourceDoc | None:
+    shown = display_path(file)
+    if cache is None:
+        doc, found = _parse_uncached(file, kind, shown)
+    else:
+        try:
+            data = file.read_bytes()
+        except OSError:
+            data = None  # _parse_uncached words the error
+        key = cache.key("parse", kind, shown, data) if data is not None else ""
+        hit = cache.get("parse", key) if key else None
+        if hit is None:
+            doc, found = _parse_uncached(file, kind, shown, data)
+            if key:
+                cache.put("parse", key, (doc, found))
+        else:
+            doc, found = hit
     diags.extend(found)
-    return None if has_errors(found) else doc
+    return None if doc is None or has_errors(found) else doc
+
+
+def _parse_uncached(file: Path, kind: str, shown: str,
+                    data: bytes | None = None) -> tuple[SourceDoc | None, list[Diagnostic]]:
+    """(the file parsed, or None when it is not YAML; its findings: YAML errors or schema findings)."""
+    try:
+        doc = load_yaml_file(file, shown, data)
+    except YamlError as exc:
+        return None, list(exc.diagnostics)
+    return doc, check_schema(doc, kind)
 
 
 class _Resolver:

@@ -8,7 +8,8 @@ should say what it means where it says it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +39,7 @@ class SourceDoc:
     data: object
     positions: Positions = field(default_factory=dict, compare=False, repr=False)
     texts: Texts = field(default_factory=dict, compare=False, repr=False)
+    sha256: str = field(default="", compare=False, repr=False)  # of the file's bytes ("" for parsed text)
 
     def mapping(self) -> dict[str, Any]:
         """`data` as the mapping a schema-checked config file is (check_schema reports anything else, E106)."""
@@ -250,10 +252,14 @@ def _build(node: Node | None, path: str) -> SourceDoc:
     return SourceDoc(path=path, data=data, positions=builder.positions, texts=builder.texts)
 
 
-def load_yaml_file(file: Path, display_path: str | None = None) -> SourceDoc:
+def load_yaml_file(file: Path, display_path: str | None = None, data: bytes | None = None) -> SourceDoc:
+    """Parse `file` (its bytes `data` when the caller has read them already); the SourceDoc carries
+    the SHA-256 of the bytes (compile cache keys: compiler/cache.py)."""
     shown = display_path or str(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        raw = file.read_bytes() if data is None else data
+        # universal newlines, as reading in text mode gives
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         before = exc.object[:exc.start]
         line, col = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
@@ -261,4 +267,4 @@ def load_yaml_file(file: Path, display_path: str | None = None) -> SourceDoc:
                                     hint="save the file as UTF-8")]) from None
     except OSError as exc:
         raise YamlError([Diagnostic("E100", f"cannot read file: {exc.strerror}", shown)]) from None
-    return parse_yaml(text, shown)
+    return replace(parse_yaml(text, shown), sha256=hashlib.sha256(raw).hexdigest())

@@ -29,9 +29,9 @@ def gateway(region: str, *, read_only: bool, endpoint_url: str | None, profile: 
 def compiled(config_dir: Path, env: str | None, lint: bool = True) -> CompileResult:
     """Compile, or raise ConfigError with the findings (never plan from broken config); the error boundary
     shows them in the command's --format."""
-    from dmsctl.deployer.cli.compile_cmd import linter
+    from dmsctl.deployer.cli.compile_cmd import compile_cache, linter
 
-    result = compile_tree(config_dir, env, linter(lint))
+    result = compile_tree(config_dir, env, linter(lint), cache=compile_cache())
     if not result.ok:
         raise ConfigError("the configuration has errors: nothing was planned", result.diagnostics)
     return result

@@ -11,6 +11,7 @@ import click
 
 from dmsctl.compiler import output
 from dmsctl.compiler.build import compile_tree, validate_all
+from dmsctl.compiler.cache import CompileCache
 from dmsctl.compiler.findings import FORMATTERS, Finding, format_json, has_errors
 from dmsctl.compiler.limits import MAPPINGS_MAX, RESOURCES_MAX, TEMPLATE_INLINE_MAX, TEMPLATE_S3_MAX
 from dmsctl.compiler.lint import Linter
@@ -18,17 +19,30 @@ from dmsctl.deployer.cli.context import config_dir, env_option
 from dmsctl.deployer.errors import DmsctlError
 
 
-def lint_cache() -> Path:
-    """cfn-lint results by template hash: DMSCTL_CACHE_DIR, else the user's cache folder (XDG)."""
+def cache_root() -> Path:
+    """DMSCTL_CACHE_DIR, else the user's cache folder (XDG): dmsctl's caches, one folder each."""
     explicit = os.environ.get("DMSCTL_CACHE_DIR")
     if explicit:
-        return Path(explicit) / "cfn-lint"
+        return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dmsctl" / "cfn-lint"
+    return Path(base) / "dmsctl"
+
+
+def lint_cache() -> Path:
+    """cfn-lint results by template hash."""
+    return cache_root() / "cfn-lint"
 
 
 def linter(enabled: bool) -> Linter | None:
     return Linter(cache_dir=lint_cache()) if enabled else None
+
+
+def compile_cache() -> CompileCache | None:
+    """Parsed files and rendered team stacks by content (compiler/cache.py); DMSCTL_COMPILE_CACHE=off
+    compiles everything from scratch."""
+    if os.environ.get("DMSCTL_COMPILE_CACHE", "").strip().lower() in ("off", "0", "false", "no"):
+        return None
+    return CompileCache(cache_root() / "compile")
 
 
 def report(findings: list[Finding], fmt: str) -> None:
@@ -57,9 +71,9 @@ def validate(ctx: click.Context, env: str | None, fmt: str, lint: bool) -> None:
     """
     tree = config_dir(ctx)
     if env is None:
-        diags = validate_all(tree, linter(lint))
+        diags = validate_all(tree, linter(lint), compile_cache())
     else:
-        diags = list(compile_tree(tree, env, linter(lint)).diagnostics)
+        diags = list(compile_tree(tree, env, linter(lint), cache=compile_cache()).diagnostics)
     report(diags, fmt)
     ctx.exit(1 if has_errors(diags) else 0)
 
@@ -77,7 +91,7 @@ def compile_(ctx: click.Context, env: str | None, out_dir: str, stats: bool, fmt
 
     Example: dmsctl compile --env prod --out build/ --stats
     """
-    result = compile_tree(config_dir(ctx), env, linter(lint))
+    result = compile_tree(config_dir(ctx), env, linter(lint), cache=compile_cache())
     if not result.ok:
         report(list(result.diagnostics), fmt)
         ctx.exit(1)

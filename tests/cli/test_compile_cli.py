@@ -97,3 +97,21 @@ def test_unexpected_exceptions_print_one_line_without_debug(monkeypatch):
     assert "Traceback" not in result.output
     debug = run("--debug", "--config-dir", str(EXAMPLES), "compile", "--no-lint")
     assert isinstance(debug.exception, RuntimeError)
+
+
+def test_validate_keeps_its_compile_cache_under_the_cache_dir_and_can_do_without(tmp_path, monkeypatch):
+    config = write_tree(tmp_path, teams={"alpha": minimal_team()})
+    monkeypatch.setenv("DMSCTL_CACHE_DIR", str(tmp_path / "cache"))
+    first = run("--config-dir", str(config), "validate", "--no-lint")
+    assert first.exit_code == 0, first.output
+    parsed = list((tmp_path / "cache" / "compile" / "parse").glob("*.pickle"))
+    rendered = list((tmp_path / "cache" / "compile" / "stacks").glob("*.pickle"))
+    assert len(parsed) == 2 and len(rendered) == 2  # base + alpha; alpha in staging and in prod
+    again = run("--config-dir", str(config), "validate", "--no-lint")
+    assert again.output == first.output and again.exit_code == 0
+
+    monkeypatch.setenv("DMSCTL_CACHE_DIR", str(tmp_path / "other"))
+    monkeypatch.setenv("DMSCTL_COMPILE_CACHE", "off")
+    off = run("--config-dir", str(config), "validate", "--no-lint")
+    assert off.output == first.output and off.exit_code == 0
+    assert not (tmp_path / "other" / "compile").exists()
