@@ -71,8 +71,8 @@ def shared_botocore_loader(sandbox, monkeypatch):
     if not _LOADER:
         _LOADER.append(botocore.loaders.create_loader())
 
-    def session(region_name=None, profile_name=None):
-        core = botocore.session.get_session()
+    def session(region_name=None, profile_name=None, botocore_session=None):
+        core = botocore_session or botocore.session.get_session()  # the gateway's, with its timestamp parser
         core.register_component("data_loader", _LOADER[0])
         return boto3.session.Session(region_name=region_name, profile_name=profile_name,
                                      botocore_session=core)
