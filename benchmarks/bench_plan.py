@@ -154,11 +154,20 @@ def plan_profile(url: str, config_dir: Path, top: int = 5) -> dict:
 
 def _needs_statistics_bound(sb, task_id: str, tables: int) -> list[int]:
     """The changed task needs its table statistics when DMS counts a table of it loading or queued
-    (it is stopped; a table is added: no reload, no removal). Read from the sandbox, not the planner."""
-    [row] = sb.client("dms").describe_replication_tasks(
-        Filters=[{"Name": "replication-task-id", "Values": [task_id]}], WithoutSettings=True)["ReplicationTasks"]
-    stats = row.get("ReplicationTaskStats") or {}
-    return [tables] if stats.get("TablesLoading", 1) + stats.get("TablesQueued", 1) > 0 else []
+    (it is stopped; a table is added: no reload, no removal); any task needs them when DMS counts a
+    table of it in error (P126). Read from the sandbox, not the planner."""
+    rows = [t for page in sb.client("dms").get_paginator("describe_replication_tasks").paginate(WithoutSettings=True)
+            for t in page["ReplicationTasks"]]
+    out = []
+    for row in rows:
+        stats = row.get("ReplicationTaskStats") or {}
+        errored = stats.get("TablesErrored", 0) > 0
+        if row["ReplicationTaskIdentifier"] == task_id:
+            if errored or stats.get("TablesLoading", 1) + stats.get("TablesQueued", 1) > 0:
+                out.append(tables)
+        elif errored:
+            out.append(stats.get("TablesLoaded", 0) + stats.get("TablesErrored", 0))
+    return out
 
 
 def measure(sb, before_dir: Path, after_dir: Path, changed_task: str, repeat: int) -> dict:

@@ -17,7 +17,7 @@ from dmsctl.deployer import plan as P
 from dmsctl.deployer.diff import moved_away, rewrites_mappings
 from dmsctl.deployer.live import LiveState, TableStat
 from dmsctl.deployer.mappings_semantics import mappings_equal, settings_subset
-from dmsctl.deployer.task_states import BUSY, RUNNING, interrupts_a_load
+from dmsctl.deployer.task_states import BUSY, RUNNING, TABLE_COMPLETED, TABLE_ERROR, interrupts_a_load
 
 GOOD_STACK_STATES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
                                "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"})
@@ -237,7 +237,7 @@ def retire_checks(copies: dict[tuple[str, str, str], tuple[OtherCopy, ...]], own
     source table is still in its first full load leaves the data lake without a complete copy if that
     load fails or is stopped. `copies`: (task removing it, schema, table) -> the other copies."""
     for (ident, schema, table), others in sorted(copies.items()):
-        if not others or any(o.state == "Table completed" for o in others):
+        if not others or any(o.state == TABLE_COMPLETED for o in others):
             continue
         names = ", ".join(f"{o.version} in task {o.task} ({o.state or 'not loaded yet'})" for o in others)
         team, task = owners.get(ident, (None, None))
@@ -262,6 +262,28 @@ def full_load_checks(stopped: dict[str, tuple[TableStat, ...]], owners: dict[str
         if len(loading) > 10:
             yield _check("P106", f"task {ident}: {len(loading) - 10} more tables are loading", team=team, task=task,
                          flag="--allow-interrupt", acknowledged=flags.allow_interrupt)
+
+
+def suspended_table_checks(errored: dict[str, tuple[TableStat, ...]], owners: dict[str, tuple[str, str]],
+                           changes: dict[str, P.TaskChange]) -> Iterator[P.Check]:
+    """Tables DMS suspended after an error (TableState "Table error", counted by TablesErrored: A77): DMS
+    applies none of their changes any more while the task and its other tables go on, so the lake copy
+    silently falls behind. One warning per task, naming the tables; a table this plan reloads or removes
+    is left out (its new version loads it again into a new folder)."""
+    for ident, stats in sorted(errored.items()):
+        team, task = owners.get(ident, ("", ""))
+        change = changes.get(ident)
+        handled = {(tc.schema, tc.table) for tc in (change.tables if change else ()) if tc.kind in (P.RELOAD, P.REMOVE)}
+        names = sorted(f"{s.schema}.{s.table}" for s in stats if s.state == TABLE_ERROR
+                       and (s.schema, s.table) not in handled)
+        if not names:
+            continue
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        yield _check("P126", f"task {ident}: DMS suspended {len(names)} table(s) after an error (TableState "
+                     f"\"{TABLE_ERROR}\"): {shown}; none of their changes are replicated any more (the task's other "
+                     "tables go on). Find the cause in the task's CloudWatch log, then bump each table's version: "
+                     "the new version loads it again into a new folder, the old folder stays as it is",
+                     severity="warning", team=team, task=task, table=names[0] if len(names) == 1 else None)
 
 
 def s3_checks(nonempty: dict[str, bool | None], bucket: str,

@@ -62,6 +62,8 @@ class LiveTask:
     described_fully: bool = True
     # ReplicationTaskStats TablesLoading + TablesQueued (A75); None when DMS did not say
     tables_loading_or_queued: int | None = None
+    # ReplicationTaskStats TablesErrored: tables DMS suspended after an error (A77); None when DMS did not say
+    tables_errored: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any], with_settings: bool = True) -> LiveTask:
@@ -71,7 +73,8 @@ class LiveTask:
                    instance_arn=row.get("ReplicationInstanceArn", ""), source_arn=row.get("SourceEndpointArn", ""),
                    target_arn=row.get("TargetEndpointArn", ""), stop_reason=row.get("StopReason"),
                    ever_started="ReplicationTaskStartDate" in row, last_failure=row.get("LastFailureMessage"),
-                   described_fully=with_settings, tables_loading_or_queued=_loading_or_queued(row))
+                   described_fully=with_settings, tables_loading_or_queued=_loading_or_queued(row),
+                   tables_errored=_errored(row))
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -90,6 +93,13 @@ def _loading_or_queued(row: dict[str, Any]) -> int | None:
     if not isinstance(stats, dict) or "TablesLoading" not in stats or "TablesQueued" not in stats:
         return None
     return int(stats["TablesLoading"]) + int(stats["TablesQueued"])
+
+
+def _errored(row: dict[str, Any]) -> int | None:
+    stats = row.get("ReplicationTaskStats")
+    if not isinstance(stats, dict) or "TablesErrored" not in stats:
+        return None
+    return int(stats["TablesErrored"])
 
 
 @dataclass(frozen=True)

@@ -60,10 +60,14 @@ def needs_statistics(task: LiveTask | None, change: P.TaskChange | None, *, stop
     - a task replaced or deleted, or with a reload or a removal: its tables' states and rows (and, for a removal,
       those of the other copies of the table: P122);
     - a task that is not running, to which tables come back (added or resumed) that its TableMappings lack:
-      DMS may still list them from before (P119). A running task lists only the tables it maps (A76).
+      DMS may still list them from before (P119). A running task lists only the tables it maps (A76);
+    - any task whose ReplicationTaskStats count a table in error (TablesErrored > 0): the plan names the
+      tables DMS suspended (P126), whether or not this plan touches the task.
     """
     if task is None:
         return False
+    if task.tables_errored:
+        return True
     if stopped and (task.tables_loading_or_queued is None or task.tables_loading_or_queued > 0):
         return True
     if change is None:
@@ -428,6 +432,8 @@ def _make_plan(result: CompileResult, gw: Gateway, flags: C.Flags) -> Planned:
                 if needs_statistics(live.tasks.get(i), by_ident.get(i), stopped=True)}
     impacted = {i: stats.of(live.tasks[i]) for i, t in by_ident.items()
                 if i in live.tasks and needs_statistics(live.tasks[i], t)}
+    errored = {i: stats.of(t) for i, t in sorted(live.tasks.items())
+               if i in compiled_tasks and t.tables_errored and needs_statistics(t, None)}
     changes = with_impacts(changes, steps, {**impacted, **stopping})
     users = {tc.s3_prefix: (t.team, t.task, tc.name, tc.kind) for c in changes for t in c.tasks for tc in t.tables
              if tc.s3_prefix and tc.kind in (P.ADD, P.RELOAD, P.RESUME) and not t.keeps_checkpoint
@@ -449,6 +455,8 @@ def _make_plan(result: CompileResult, gw: Gateway, flags: C.Flags) -> Planned:
               *C.task_checks(changes, live, flags, scheduled), *slot_checks(changes, live),
               *C.drift_checks(changes, live, deployed, flags, wanted),
               *stopped_checks, *C.full_load_checks(stopping, owners, flags),
+              *C.suspended_table_checks(errored, {i: (t.team, t.name) for i, t in compiled_tasks.items()},
+                                        by_ident),
               *C.retire_checks(_other_copies(changes, compiled, live, stats), owners, flags),
               *C.s3_checks(nonempty, compiled.datalake_bucket, users),
               *C.target_folder_checks(live.stacks[compiled.base.name].template if compiled.base.name in live.stacks

@@ -17,6 +17,8 @@ FULL_LOAD_ONLY_FINISHED = "FULL_LOAD_ONLY_FINISHED"  # in StopReason of a full-l
 # TableStatistics.TableState in which stopping the task restarts the table's load from zero. "Table is
 # being reloaded" is the state of a table reloaded by ReloadTables.
 LOADING_TABLE_STATES = frozenset({"Before load", "Full load", "Table is being reloaded"})
+TABLE_COMPLETED = "Table completed"
+TABLE_ERROR = "Table error"  # suspended after an error: DMS applies none of the table's changes any more
 
 # Connection.Status (DescribeConnections)
 CONNECTION_TESTING = "testing"
