@@ -13,8 +13,9 @@ schemas, the Python and library versions), so an upgrade, or an edit of a templa
 checkout, starts afresh. Semantic checks across files (`checks.check_tree`) always run.
 
 Entries are pickles in the user's cache directory, trusted as Python trusts its own ``__pycache__``:
-the directory must be writable by its user only. A missing, unreadable or corrupt entry is a miss; an
-unwritable directory only costs the speed-up. Old entries are pruned by last use.
+the cache creates its folders writable by their user only, and reads nothing from a folder that is
+writable by others or owned by another user (`_trusted`). A missing, unreadable or corrupt entry is a
+miss; an unwritable directory only costs the speed-up. Old entries are pruned by last use.
 """
 
 from __future__ import annotations
@@ -66,6 +67,26 @@ class CompileCache:
         self.hits: dict[str, int] = {}
         self.misses: dict[str, int] = {}
         self._used: dict[str, int] = {}
+        self._trust: dict[Path, bool] = {}
+
+    def _trusted(self, folder: Path) -> bool:
+        """A folder entries may be read from: absent (nothing to read), or owned by this user and
+        writable by nobody else (its parents up to the cache directory are checked too)."""
+        if folder not in self._trust:
+            ok = True
+            for f in (self.directory, folder):
+                try:
+                    st = f.stat()
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    ok = False
+                    break
+                if (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o022:
+                    ok = False
+                    break
+            self._trust[folder] = ok
+        return self._trust[folder]
 
     def key(self, *parts: str | bytes) -> str:
         h = hashlib.sha256(code_digest().encode())
@@ -80,6 +101,8 @@ class CompileCache:
     def get(self, kind: str, key: str) -> Any | None:
         path = self._path(kind, key)
         try:
+            if not self._trusted(path.parent):
+                raise PermissionError(f"{path.parent} is writable by others: its entries are not read")
             with path.open("rb") as f:
                 stored_key, value = pickle.load(f)
             if stored_key != key:
@@ -95,7 +118,10 @@ class CompileCache:
     def put(self, kind: str, key: str, value: Any) -> None:
         folder = self.directory / kind
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, exist_ok=True)
+            if not self._trusted(folder):
+                return  # entries nobody may read would only fill the disk
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
             with os.fdopen(fd, "wb") as f:
                 pickle.dump((key, value), f, protocol=pickle.HIGHEST_PROTOCOL)

@@ -175,3 +175,14 @@ def test_old_entries_are_pruned_by_last_use(tmp_path, monkeypatch):
     assert reader.prune() == 3
     left = sorted(p.stem for p in (tmp_path / "cache" / "parse").glob("*.pickle"))
     assert left == sorted([keys[0], keys[4], keys[5]])
+
+
+def test_entries_in_a_folder_others_may_write_are_never_read(tree, tmp_path):
+    compile_tree(tree, "staging", cache=CompileCache(tmp_path / "cache"))
+    assert (tmp_path / "cache").stat().st_mode & 0o077 == 0  # created for its user only
+    (tmp_path / "cache" / "stacks").chmod(0o777)  # anyone could have put a pickle there
+    again = CompileCache(tmp_path / "cache")
+    result = compile_tree(tree, "staging", cache=again)
+    assert "stacks" not in again.hits and again.misses["stacks"] == len(result.config.teams)
+    assert again.hits["parse"] > 0  # the other folder is still its user's only
+    _same(result, compile_tree(tree, "staging"))
