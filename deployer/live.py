@@ -73,8 +73,9 @@ class LiveTask:
                    instance_arn=row.get("ReplicationInstanceArn", ""), source_arn=row.get("SourceEndpointArn", ""),
                    target_arn=row.get("TargetEndpointArn", ""), stop_reason=row.get("StopReason"),
                    ever_started="ReplicationTaskStartDate" in row, last_failure=row.get("LastFailureMessage"),
-                   described_fully=with_settings, tables_loading_or_queued=_loading_or_queued(row),
-                   tables_errored=_errored(row))
+                   described_fully=with_settings,
+                   tables_loading_or_queued=_task_stats(row, "TablesLoading", "TablesQueued"),
+                   tables_errored=_task_stats(row, "TablesErrored"))
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -88,18 +89,12 @@ class LiveTask:
         return live_tables(self.mappings)
 
 
-def _loading_or_queued(row: dict[str, Any]) -> int | None:
+def _task_stats(row: dict[str, Any], *counts: str) -> int | None:
+    """The sum of these ReplicationTaskStats counts; None when DMS did not give every one of them."""
     stats = row.get("ReplicationTaskStats")
-    if not isinstance(stats, dict) or "TablesLoading" not in stats or "TablesQueued" not in stats:
+    if not isinstance(stats, dict) or any(c not in stats for c in counts):
         return None
-    return int(stats["TablesLoading"]) + int(stats["TablesQueued"])
-
-
-def _errored(row: dict[str, Any]) -> int | None:
-    stats = row.get("ReplicationTaskStats")
-    if not isinstance(stats, dict) or "TablesErrored" not in stats:
-        return None
-    return int(stats["TablesErrored"])
+    return sum(int(stats[c]) for c in counts)
 
 
 @dataclass(frozen=True)

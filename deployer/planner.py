@@ -433,7 +433,7 @@ def _make_plan(result: CompileResult, gw: Gateway, flags: C.Flags) -> Planned:
     impacted = {i: stats.of(live.tasks[i]) for i, t in by_ident.items()
                 if i in live.tasks and needs_statistics(live.tasks[i], t)}
     errored = {i: stats.of(t) for i, t in sorted(live.tasks.items())
-               if i in compiled_tasks and t.tables_errored and needs_statistics(t, None)}
+               if i in compiled_tasks and needs_statistics(t, None)}  # the tasks with a table in error
     changes = with_impacts(changes, steps, {**impacted, **stopping})
     users = {tc.s3_prefix: (t.team, t.task, tc.name, tc.kind) for c in changes for t in c.tasks for tc in t.tables
              if tc.s3_prefix and tc.kind in (P.ADD, P.RELOAD, P.RESUME) and not t.keeps_checkpoint
